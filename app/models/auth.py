@@ -1,0 +1,47 @@
+"""Logins. A user belongs to exactly one portal; staff users carry a role."""
+from flask_login import UserMixin
+
+from app.extensions import db
+from app.models.base import TimestampMixin
+
+PORTALS = ("customer", "partner", "staff")
+STAFF_ROLES = ("admin", "sales", "ops", "dispatcher", "technician", "finance", "support")
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(255), nullable=False, unique=True)
+    name = db.Column(db.String(200), nullable=False)
+    password_hash = db.Column(db.String(255))  # NULL until an invited user sets one
+    portal = db.Column(db.String(20), nullable=False)
+    role = db.Column(db.String(20))  # staff only
+    customer_id = db.Column(db.Integer, db.ForeignKey("customers.id"), index=True)
+    partner_id = db.Column(db.Integer, db.ForeignKey("partners.id"), index=True)
+    is_active_user = db.Column(db.Boolean, nullable=False, default=True)
+    invitation_token_hash = db.Column(db.String(128), unique=True)
+    last_login_at = db.Column(db.DateTime)
+
+    customer = db.relationship("Customer", foreign_keys=[customer_id])
+    partner = db.relationship("Partner", foreign_keys=[partner_id])
+
+    @property
+    def is_active(self):
+        return self.is_active_user
+
+    def get_id(self):
+        # The portal is part of the session id, so a login is only ever valid in its portal.
+        return f"{self.portal}:{self.id}"
+
+
+class TechnicianProfile(db.Model):
+    """Field data of a staff user with the technician role."""
+    __tablename__ = "technician_profiles"
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, unique=True)
+    skills = db.Column(db.JSON, nullable=False, default=list)  # ["fibre", "wireless"]
+    service_areas = db.Column(db.JSON, nullable=False, default=list)  # area codes / cities
+    work_start = db.Column(db.Time, nullable=False)
+    work_end = db.Column(db.Time, nullable=False)
+    work_days = db.Column(db.JSON, nullable=False, default=lambda: [0, 1, 2, 3, 4])  # Mon=0
+    user = db.relationship("User")

@@ -1,0 +1,2 @@
+"""auth/routes pages."""
+from app.portals.auth import bp  # noqa: F401

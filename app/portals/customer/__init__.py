@@ -1,0 +1,6 @@
+from flask import Blueprint
+
+bp = Blueprint("customer", __name__, url_prefix="/portal")
+
+# One module per area, so each workflow's pages read on their own.
+from app.portals.customer import routes, quotes, renewals  # noqa: E402,F401

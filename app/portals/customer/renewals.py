@@ -1,0 +1,2 @@
+"""customer/renewals pages."""
+from app.portals.customer import bp  # noqa: F401

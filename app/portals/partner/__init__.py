@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("partner", __name__, url_prefix="/partner")
+
+from app.portals.partner import routes, provisioning  # noqa: E402,F401

@@ -1,0 +1,2 @@
+"""partner/provisioning pages."""
+from app.portals.partner import bp  # noqa: F401

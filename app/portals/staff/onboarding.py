@@ -1,0 +1,2 @@
+"""staff/onboarding pages."""
+from app.portals.staff import bp  # noqa: F401

@@ -1,0 +1,2 @@
+"""staff/partners pages."""
+from app.portals.staff import bp  # noqa: F401

@@ -1,0 +1,2 @@
+"""staff/runs pages."""
+from app.portals.staff import bp  # noqa: F401

@@ -1,0 +1,2 @@
+"""tenant/routes pages."""
+from app.portals.tenant import bp  # noqa: F401

@@ -1,0 +1,5 @@
+"""activate_service (issue 7)"""
+
+
+class ActivationMixin:
+    pass

@@ -1,0 +1,5 @@
+"""accept_quote (issue 4)"""
+
+
+class QuotesMixin:
+    pass

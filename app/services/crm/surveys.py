@@ -1,0 +1,5 @@
+"""get_site_survey (issue 7)"""
+
+
+class SurveysMixin:
+    pass

@@ -1,0 +1,5 @@
+"""create_from_lead (issue 4)"""
+
+
+class LeadConversionMixin:
+    pass

@@ -1,0 +1,5 @@
+"""provision_partner_tenant (issue 6)"""
+
+
+class PartnerTenantsMixin:
+    pass

@@ -1,0 +1,5 @@
+"""issue_license, revoke_license, signing and verification (issue 4)"""
+
+
+class IssuingMixin:
+    pass

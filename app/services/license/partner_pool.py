@@ -1,0 +1,5 @@
+"""allocate_from_partner, return_to_partner_pool (issue 6)"""
+
+
+class PartnerPoolMixin:
+    pass

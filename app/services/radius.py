@@ -1,0 +1,6 @@
+"""The radius service (issue 7)."""
+from app.services.base import Service
+
+
+class RadiusService(Service):
+    name = "radius"

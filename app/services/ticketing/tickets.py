@@ -1,0 +1,5 @@
+"""create_ticket (issue 4)"""
+
+
+class TicketsMixin:
+    pass

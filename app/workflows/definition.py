@@ -1,0 +1,70 @@
+"""The vocabulary workflow definitions are written in. A definition is data: the engine
+snapshots `Workflow.to_dict()` into each run and executes the snapshot, so editing a
+definition never breaks a run in flight.
+
+Templates: "${ctx.x}" is input x, "${steps.s.k}" key k of step s's result, "${run.id}" the
+run's id. A value that is exactly one template keeps its type; inside a longer string it is
+interpolated. Templates work inside dicts and lists too.
+"""
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    type: str  # int | str | bool | date | datetime | dict | list | decimal
+    required: bool = True
+    default: object = None
+    choices: tuple = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    """A service call: `operation` is "service.method"."""
+    operation: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    operation: str
+    params: dict
+    returns: tuple  # the result keys later steps may reference
+    compensate: Call | None = None
+    # ("${ctx.payment_type}", "==", "prepaid"): false marks the step skipped, the run goes on.
+    when: tuple | None = None
+    max_attempts: int = 5
+    # After a DomainError, go back to this wait step instead of failing the run (e.g. a
+    # declined card: the customer may accept and pay again with another card).
+    rewind_to: str | None = None
+    kind: str = "action"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Hold the run (no worker) until `signal` arrives or the deadline passes; whichever comes
+    first wins. The signal's payload is the step's result."""
+    name: str
+    signal: str
+    returns: tuple = ()
+    deadline: str | None = None  # template resolving to an ISO datetime
+    timeout_seconds: int | None = None  # used when no deadline
+    on_timeout: Call | None = None
+    timeout_status: str = "expired"  # the run's final status on timeout
+    # other signals that end the run: {"quote_declined": {"status": "declined",
+    #                                   "call": Call(...)}}
+    end_signals: dict = field(default_factory=dict)
+    kind: str = "wait"
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    version: int
+    title: str
+    inputs: tuple
+    steps: tuple
+
+    def to_dict(self):
+        return asdict(self)

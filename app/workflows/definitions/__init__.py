@@ -1,0 +1,9 @@
+"""The five built-in workflows, by name."""
+from app.workflows.definitions import (customer_renewal_process, isp_ticket_to_deployment,
+                                       lead_to_customer_onboarding,
+                                       partner_customer_provisioning,
+                                       quote_accepted_to_order)
+
+WORKFLOWS = {module.WORKFLOW.name: module.WORKFLOW for module in (
+    lead_to_customer_onboarding, quote_accepted_to_order, partner_customer_provisioning,
+    customer_renewal_process, isp_ticket_to_deployment)}

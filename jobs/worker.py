@@ -1,0 +1,19 @@
+"""Worker bootstrap: one Flask app per worker process, created on first use, so a plain
+`rq worker --with-scheduler` runs Lastmile's jobs with nothing but the environment set."""
+from contextlib import contextmanager
+
+_app = None
+
+
+def get_app():
+    global _app
+    if _app is None:
+        from app import create_app
+        _app = create_app()
+    return _app
+
+
+@contextmanager
+def app_context():
+    with get_app().app_context():
+        yield
