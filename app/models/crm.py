@@ -75,6 +75,7 @@ class Quote(TimestampMixin, db.Model):
     accepted_by = db.Column(db.String(255))
     accepted_at = db.Column(db.DateTime)
     created_by_key = db.Column(db.String(200), unique=True)
+    workflow_run_id = db.Column(db.Integer, index=True)  # the renewal run waiting on it
 
     lead = db.relationship("Lead")
     customer = db.relationship("Customer")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 02:04:37.960050
+Create Date: 2026-11-25 02:06:06.142714
 
 """
 from alembic import op
@@ -558,6 +558,7 @@ def upgrade():
     sa.Column('accepted_by', sa.String(length=255), nullable=True),
     sa.Column('accepted_at', sa.DateTime(), nullable=True),
     sa.Column('created_by_key', sa.String(length=200), nullable=True),
+    sa.Column('workflow_run_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_quotes_customer_id_customers')),
@@ -573,6 +574,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_quotes_lead_id'), ['lead_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_quotes_renews_subscription_id'), ['renews_subscription_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_quotes_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_quotes_workflow_run_id'), ['workflow_run_id'], unique=False)
 
     op.create_table('service_instances',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1041,6 +1043,7 @@ def downgrade():
 
     op.drop_table('service_instances')
     with op.batch_alter_table('quotes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_quotes_workflow_run_id'))
         batch_op.drop_index(batch_op.f('ix_quotes_status'))
         batch_op.drop_index(batch_op.f('ix_quotes_renews_subscription_id'))
         batch_op.drop_index(batch_op.f('ix_quotes_lead_id'))

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
 
-from app.portals.partner import routes, provisioning  # noqa: E402,F401
+from app.portals.partner import routes, provisioning, runs  # noqa: E402,F401

@@ -1,0 +1,2 @@
+"""customer/runs pages: a customer-facing view of a run, live (issue 3)."""
+from app.portals.customer import bp  # noqa: F401
