@@ -28,6 +28,9 @@ class Partner(TimestampMixin, db.Model):
     contact_email = db.Column(db.String(255), nullable=False)
     billing_email = db.Column(db.String(255))
     license_template_id = db.Column(db.Integer, db.ForeignKey("license_templates.id"))
+    # The hosted-product plan the partner's customers are billed on, per license: its price
+    # is the base of a percent/tiered commission (first-term value = licenses x 12 months).
+    plan_id = db.Column(db.Integer, db.ForeignKey("plans.id"))
     license_quota = db.Column(db.Integer, nullable=False, default=0)
     licenses_used = db.Column(db.Integer, nullable=False, default=0)
     # white-label defaults
@@ -41,6 +44,7 @@ class Partner(TimestampMixin, db.Model):
 
     customers = db.relationship("Customer", back_populates="partner")
     license_template = db.relationship("LicenseTemplate")
+    plan = db.relationship("Plan")
 
 
 class LicensePoolEvent(db.Model):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 02:06:06.142714
+Create Date: 2026-11-25 02:17:39.808526
 
 """
 from alembic import op
@@ -198,39 +198,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_teams')),
     sa.UniqueConstraint('name', name=op.f('uq_teams_name'))
     )
-    op.create_table('partners',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('number', sa.String(length=20), nullable=False),
-    sa.Column('company', sa.String(length=200), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('tier', sa.String(length=20), nullable=False),
-    sa.Column('commission_model', sa.String(length=10), nullable=False),
-    sa.Column('commission_rate', sa.Numeric(precision=10, scale=4), nullable=False),
-    sa.Column('commission_tiers', sa.JSON(), nullable=False),
-    sa.Column('contact_email', sa.String(length=255), nullable=False),
-    sa.Column('billing_email', sa.String(length=255), nullable=True),
-    sa.Column('license_template_id', sa.Integer(), nullable=True),
-    sa.Column('license_quota', sa.Integer(), nullable=False),
-    sa.Column('licenses_used', sa.Integer(), nullable=False),
-    sa.Column('brand_name', sa.String(length=200), nullable=True),
-    sa.Column('logo_url', sa.String(length=500), nullable=True),
-    sa.Column('primary_color', sa.String(length=7), nullable=True),
-    sa.Column('secondary_color', sa.String(length=7), nullable=True),
-    sa.Column('support_email', sa.String(length=255), nullable=True),
-    sa.Column('subdomain', sa.String(length=63), nullable=True),
-    sa.Column('custom_domain', sa.String(length=255), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint('licenses_used >= 0 AND licenses_used <= license_quota', name=op.f('ck_partners_pool_within_quota')),
-    sa.ForeignKeyConstraint(['license_template_id'], ['license_templates.id'], name=op.f('fk_partners_license_template_id_license_templates')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_partners')),
-    sa.UniqueConstraint('custom_domain', name=op.f('uq_partners_custom_domain')),
-    sa.UniqueConstraint('number', name=op.f('uq_partners_number')),
-    sa.UniqueConstraint('subdomain', name=op.f('uq_partners_subdomain'))
-    )
-    with op.batch_alter_table('partners', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_partners_company'), ['company'], unique=False)
-
     op.create_table('plans',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=50), nullable=False),
@@ -252,6 +219,41 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plans')),
     sa.UniqueConstraint('code', name=op.f('uq_plans_code'))
     )
+    op.create_table('partners',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('company', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('tier', sa.String(length=20), nullable=False),
+    sa.Column('commission_model', sa.String(length=10), nullable=False),
+    sa.Column('commission_rate', sa.Numeric(precision=10, scale=4), nullable=False),
+    sa.Column('commission_tiers', sa.JSON(), nullable=False),
+    sa.Column('contact_email', sa.String(length=255), nullable=False),
+    sa.Column('billing_email', sa.String(length=255), nullable=True),
+    sa.Column('license_template_id', sa.Integer(), nullable=True),
+    sa.Column('plan_id', sa.Integer(), nullable=True),
+    sa.Column('license_quota', sa.Integer(), nullable=False),
+    sa.Column('licenses_used', sa.Integer(), nullable=False),
+    sa.Column('brand_name', sa.String(length=200), nullable=True),
+    sa.Column('logo_url', sa.String(length=500), nullable=True),
+    sa.Column('primary_color', sa.String(length=7), nullable=True),
+    sa.Column('secondary_color', sa.String(length=7), nullable=True),
+    sa.Column('support_email', sa.String(length=255), nullable=True),
+    sa.Column('subdomain', sa.String(length=63), nullable=True),
+    sa.Column('custom_domain', sa.String(length=255), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('licenses_used >= 0 AND licenses_used <= license_quota', name=op.f('ck_partners_pool_within_quota')),
+    sa.ForeignKeyConstraint(['license_template_id'], ['license_templates.id'], name=op.f('fk_partners_license_template_id_license_templates')),
+    sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_partners_plan_id_plans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_partners')),
+    sa.UniqueConstraint('custom_domain', name=op.f('uq_partners_custom_domain')),
+    sa.UniqueConstraint('number', name=op.f('uq_partners_number')),
+    sa.UniqueConstraint('subdomain', name=op.f('uq_partners_subdomain'))
+    )
+    with op.batch_alter_table('partners', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_partners_company'), ['company'], unique=False)
+
     op.create_table('customers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=20), nullable=False),
@@ -1121,11 +1123,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_customers_email'))
 
     op.drop_table('customers')
-    op.drop_table('plans')
     with op.batch_alter_table('partners', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_partners_company'))
 
     op.drop_table('partners')
+    op.drop_table('plans')
     op.drop_table('teams')
     op.drop_table('service_effects')
     with op.batch_alter_table('radusergroup', schema=None) as batch_op:
