@@ -6,3 +6,9 @@ NAV = {
     "partner": [],
     "staff": [],
 }
+
+# Partner provisioning and commissions (issue 6)
+NAV["partner"] += [("New customer", "partner.new_customer", ()),
+                   ("License pool", "partner.license_pool", ()),
+                   ("Commissions", "partner.commissions", ())]
+NAV["staff"] += [("Commissions", "staff.commissions", ("finance",))]
