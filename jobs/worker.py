@@ -10,6 +10,9 @@ def get_app():
     if _app is None:
         from app import create_app
         _app = create_app()
+        with _app.app_context():
+            from jobs.periodic import keep_periodic_jobs_scheduled
+            keep_periodic_jobs_scheduled()
     return _app
 
 

@@ -50,6 +50,10 @@ os.environ.update({
     "SECRET_KEY": "test-secret",
     "LICENSE_PRIVATE_KEY_PATH": str(_TMP / "license_ed25519.pem"),
     "PUBLIC_BASE_URL": "http://testserver.local",
+    # Test workflows and services, for the engine's tests (see tests/engine_plugin.py).
+    "LASTMILE_PLUGINS": "tests.engine_plugin",
+    # A killed worker's step is taken up sooner (the reaper looks every 20 s).
+    "STEP_LEASE_SECONDS": "10",
 })
 for name in ("SMTP_HOST", "NETBOX_URL", "GENIEACS_URL", "RADIUS_DATABASE_URL",
              "PROVISIONING_WEBHOOK_URL", "STRIPE_API_KEY"):

@@ -21,7 +21,10 @@ class WorkflowRun(db.Model):
     partner_id = db.Column(db.Integer, db.ForeignKey("partners.id"), index=True)
     started_by_id = db.Column(db.Integer, db.ForeignKey("users.id"))
     started_from = db.Column(db.String(20))  # customer | partner | staff | scheduler
-    error = db.Column(db.Text)
+    error = db.Column(db.Text)  # the plain-words reason a person sees
+    # The status the run takes once its compensation is done: compensated after a failure,
+    # cancelled after a cancel, or the timeout status of a wait.
+    end_status = db.Column(db.String(20))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
     started_at = db.Column(db.DateTime)
     finished_at = db.Column(db.DateTime)
@@ -42,6 +45,9 @@ class StepRun(db.Model):
     operation = db.Column(db.String(100))  # "billing.create_subscription"
     status = db.Column(db.String(20), nullable=False, default="pending")
     attempts = db.Column(db.Integer, nullable=False, default=0)
+    # Incremented when the run is rewound to an earlier wait: a new round is a new
+    # idempotency key (a declined card may be retried with another card).
+    round = db.Column(db.Integer, nullable=False, default=0)
     max_attempts = db.Column(db.Integer, nullable=False, default=5)
     params = db.Column(db.JSON)  # resolved, secrets masked
     result = db.Column(db.JSON)  # secrets masked

@@ -1,4 +1,5 @@
 """Service name -> service class. The engine knows services only through this table."""
+from app.workflows import plugins
 from app.services.billing import BillingService
 from app.services.communications import CommunicationsService
 from app.services.crm import CrmService
@@ -19,5 +20,9 @@ SERVICES = {cls.name: cls for cls in (
     RadiusService, SalesService, TicketingService)}
 
 
+def all_services():
+    return {**SERVICES, **plugins.extra("SERVICES")}
+
+
 def get_service(name, session=None):
-    return SERVICES[name](session)
+    return all_services()[name](session)

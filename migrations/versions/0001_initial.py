@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 02:17:39.808526
+Create Date: 2026-11-25 02:47:58.623884
 
 """
 from alembic import op
@@ -685,6 +685,7 @@ def upgrade():
     sa.Column('started_by_id', sa.Integer(), nullable=True),
     sa.Column('started_from', sa.String(length=20), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('end_status', sa.String(length=20), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('started_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
@@ -809,6 +810,7 @@ def upgrade():
     sa.Column('operation', sa.String(length=100), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('max_attempts', sa.Integer(), nullable=False),
     sa.Column('params', sa.JSON(), nullable=True),
     sa.Column('result', sa.JSON(), nullable=True),

@@ -1,4 +1,5 @@
-"""The five built-in workflows, by name."""
+"""The five built-in workflows, by name, plus those of plugin modules (LASTMILE_PLUGINS)."""
+from app.workflows import plugins
 from app.workflows.definitions import (customer_renewal_process, isp_ticket_to_deployment,
                                        lead_to_customer_onboarding,
                                        partner_customer_provisioning,
@@ -7,3 +8,11 @@ from app.workflows.definitions import (customer_renewal_process, isp_ticket_to_d
 WORKFLOWS = {module.WORKFLOW.name: module.WORKFLOW for module in (
     lead_to_customer_onboarding, quote_accepted_to_order, partner_customer_provisioning,
     customer_renewal_process, isp_ticket_to_deployment)}
+
+
+def all_workflows():
+    return {**WORKFLOWS, **plugins.extra("WORKFLOWS")}
+
+
+def get_workflow(name):
+    return all_workflows().get(name)

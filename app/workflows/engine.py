@@ -1,0 +1,596 @@
+"""The workflow engine: start, advance, retry, signal, cancel, compensate.
+
+The database is the source of truth; RQ only carries "run this step attempt now". Every
+transition is a committed row change plus a RunEvent, published on Redis (`run:<id>`) for the
+live pages. The rules (ARCHITECTURE.md) in the order they appear below:
+
+- one RQ job runs one step attempt; claiming it is a compare-and-set on the step row
+  (queued -> running, with a lease), so a duplicated job never runs a step twice at once;
+- the service call gets the idempotency key "run<id>:<step>" (":r<n>" after a rewind);
+- DomainError fails the step at once; anything else retries with backoff up to max_attempts;
+- a false `when` skips the step; a wait holds no worker and ends by signal or deadline,
+  whichever wins the compare-and-set;
+- failure or cancel compensates completed steps in reverse, each as its own retried job;
+- the reaper takes up steps whose lease expired (their worker died).
+"""
+import json
+import logging
+import os
+import random
+import socket
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.errors import DomainError, ValidationError
+from app.extensions import db, get_queue, get_redis
+from app.models import RunEvent, StepRun, WorkflowRun, utcnow
+from app.workflows import registry
+from app.workflows.definitions import get_workflow
+from app.workflows.secrets import mask
+from app.workflows.templating import condition_holds, resolve
+
+log = logging.getLogger(__name__)
+
+FINISHED = {"succeeded", "failed", "compensated", "cancelled", "expired", "declined"}
+BACKOFF_BASE_SECONDS = 2
+BACKOFF_CAP_SECONDS = 300
+
+
+# ---------------------------------------------------------------- starting a run
+
+def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
+              customer_id=None, partner_id=None):
+    workflow = get_workflow(workflow_name)
+    if workflow is None:
+        raise ValidationError(f"There is no workflow called {workflow_name}.")
+    ctx = coerce_inputs(workflow, inputs or {})
+    run = WorkflowRun(workflow=workflow.name, version=workflow.version,
+                      definition=workflow.to_dict(), status="running", inputs=ctx,
+                      customer_id=customer_id, partner_id=partner_id,
+                      started_by_id=getattr(started_by, "id", None),
+                      started_from=started_from, started_at=utcnow())
+    db.session.add(run)
+    db.session.flush()
+    for index, step in enumerate(workflow.steps):
+        db.session.add(StepRun(run_id=run.id, index=index, name=step.name, kind=step.kind,
+                               operation=getattr(step, "operation", None), status="pending",
+                               max_attempts=getattr(step, "max_attempts", 1)))
+    _event(run, "run.started", None, f"Started from the {started_from} portal")
+    db.session.commit()
+    _publish(run.id)
+    advance(run.id)
+    return run
+
+
+def coerce_inputs(workflow, inputs):
+    """Check and convert the inputs against the definition; JSON-able values out."""
+    errors, ctx = {}, {}
+    declared = {spec.name for spec in workflow.inputs}
+    for unknown in set(inputs) - declared:
+        errors[unknown] = "This workflow does not take this input."
+    for spec in workflow.inputs:
+        value = inputs.get(spec.name)
+        if value is None or value == "":
+            if spec.required:
+                errors[spec.name] = "This is required."
+            ctx[spec.name] = spec.default
+            continue
+        try:
+            value = _coerce(spec.type, value)
+        except (TypeError, ValueError, ArithmeticError):
+            errors[spec.name] = f"Expected {spec.type}."
+            continue
+        if spec.choices and value not in spec.choices:
+            errors[spec.name] = "Choose one of: " + ", ".join(spec.choices) + "."
+            continue
+        ctx[spec.name] = value
+    if errors:
+        raise ValidationError("Some inputs are not valid.", details=errors)
+    return ctx
+
+
+def _coerce(kind, value):
+    if kind == "int":
+        if isinstance(value, bool):
+            raise ValueError
+        return int(value)
+    if kind == "str":
+        return str(value)
+    if kind == "bool":
+        return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes", "on"}
+    if kind == "decimal":
+        return str(Decimal(str(value)))
+    if kind == "date":
+        return value.isoformat() if hasattr(value, "isoformat") else \
+            datetime.fromisoformat(str(value)).date().isoformat()
+    if kind == "datetime":
+        return value.isoformat() if hasattr(value, "isoformat") else \
+            datetime.fromisoformat(str(value)).isoformat()
+    if kind == "dict":
+        if not isinstance(value, dict):
+            raise ValueError
+        return value
+    if kind == "list":
+        if not isinstance(value, (list, tuple)):
+            raise ValueError
+        return list(value)
+    raise ValueError(kind)
+
+
+# ---------------------------------------------------------------- moving forward
+
+def advance(run_id):
+    """Move the run to its next step: queue an action, enter a wait, skip a false `when`,
+    or finish. Safe to call twice: every change is a compare-and-set."""
+    run = db.session.get(WorkflowRun, run_id, populate_existing=True)
+    if run is None or run.status != "running":
+        return
+    definition = _definitions(run)
+    for step in _action_steps(run):
+        if step.status in ("succeeded", "skipped"):
+            continue
+        if step.status != "pending":
+            return  # queued, running or waiting: someone is on it
+        spec = definition[step.name]
+        if spec["kind"] == "wait":
+            _enter_wait(run, step, spec)
+            return
+        if spec.get("when") and not condition_holds(spec["when"], _scope(run)):
+            if _cas(step, "pending", status="skipped", finished_at=utcnow()):
+                _event(run, "step.skipped", step.name, "Condition not met: skipped")
+                db.session.commit()
+                _publish(run.id)
+            continue
+        if _cas(step, "pending", status="queued", next_attempt_at=utcnow()):
+            _event(run, "step.queued", step.name)
+            db.session.commit()
+            _publish(run.id)
+            _enqueue("jobs.steps.run_step", step.id)
+        return
+    if _cas_run(run, "running", status="succeeded", finished_at=utcnow()):
+        _event(run, "run.succeeded", None, "Finished")
+        db.session.commit()
+        _publish(run.id)
+
+
+def execute_step(step_id):
+    """One attempt of one step (the RQ job's body)."""
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    lease = current_app.config["STEP_LEASE_SECONDS"]
+    claimed = db.session.execute(
+        update(StepRun).where(StepRun.id == step_id, StepRun.status == "queued")
+        .values(status="running", lease_owner=owner, attempts=StepRun.attempts + 1,
+                lease_expires_at=utcnow() + timedelta(seconds=lease), started_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return  # a duplicate delivery, or the step was cancelled meanwhile
+    step = db.session.get(StepRun, step_id, populate_existing=True)
+    run = step.run
+    compensation = step.kind == "compensation"
+    spec = _compensation_spec(run, step) if compensation else _definitions(run)[step.name]
+    operation = spec["operation"]
+    try:
+        params = resolve(spec["params"], _scope(run))
+    except Exception as error:  # a definition bug: no retry will fix it
+        return _step_failed(run, step, owner, error, retry=False)
+    _record(run, step, "step.running", params=params)
+    try:
+        result = _call(operation, params, _idempotency_key(run, step))
+        missing = [] if compensation else [k for k in spec["returns"] if k not in result]
+        if missing:
+            raise DomainError(f"{operation} did not return {', '.join(missing)}.")
+    except DomainError as error:
+        return _step_failed(run, step, owner, error, retry=False)
+    except Exception as error:  # transient, timeout or unexpected: worth another attempt
+        db.session.rollback()
+        return _step_failed(run, step, owner, error, retry=True)
+    if not _cas(step, "running", lease_owner=owner, status="succeeded", result=mask(result),
+                finished_at=utcnow(), error_type=None, error_message=None):
+        db.session.rollback()
+        return  # our lease was taken over; the other attempt owns the step now
+    _event(run, "step.succeeded", step.name, data={"result": mask(result)})
+    db.session.commit()
+    _publish(run.id)
+    if compensation:
+        advance_compensation(run.id)
+    else:
+        advance(run.id)
+
+
+def _call(operation, params, idempotency_key):
+    service_name, method_name = operation.split(".")
+    service = registry.get_service(service_name)
+    return getattr(service, method_name)(**params, idempotency_key=idempotency_key)
+
+
+def _idempotency_key(run, step):
+    key = f"run{run.id}:{step.name}"
+    return key + (f":r{step.round}" if step.round else "")
+
+
+def _step_failed(run, step, owner, error, retry):
+    db.session.rollback()
+    step = db.session.get(StepRun, step.id, populate_existing=True)
+    run = step.run
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    if retry and step.attempts < step.max_attempts:
+        delay = _backoff(step.attempts)
+        if _cas(step, "running", lease_owner=owner, status="queued",
+                error_type=type(error).__name__, error_message=message,
+                next_attempt_at=utcnow() + timedelta(seconds=delay)):
+            _event(run, "step.retrying", step.name,
+                   f"Attempt {step.attempts} failed ({message}); trying again in {delay:.0f} s")
+            db.session.commit()
+            _publish(run.id)
+            log.warning("run %s step %s attempt %s failed: %s", run.id, step.name,
+                        step.attempts, message)
+            _enqueue("jobs.steps.run_step", step.id, delay=delay)
+        return
+    if not _cas(step, "running", lease_owner=owner, status="failed",
+                error_type=type(error).__name__, error_message=message, finished_at=utcnow()):
+        db.session.rollback()
+        return
+    _event(run, "step.failed", step.name, message, {"error_type": type(error).__name__})
+    db.session.commit()
+    _publish(run.id)
+    log.warning("run %s step %s failed: %s", run.id, step.name, message)
+    if step.kind == "compensation":
+        _finish(run, "failed", f"Could not undo {step.name[len('undo_'):]}: {message}",
+                from_statuses=("compensating",))
+        return
+    rewind_to = _definitions(run)[step.name].get("rewind_to")
+    if rewind_to and not retry:
+        _rewind(run, rewind_to, message)
+    else:
+        begin_compensation(run, "failed", message)
+
+
+def _backoff(attempt):
+    """Exponential with full jitter, so retries of many runs do not arrive together."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+# ---------------------------------------------------------------- waiting and signals
+
+def _enter_wait(run, step, spec):
+    scope = _scope(run)
+    if spec.get("deadline"):
+        deadline = datetime.fromisoformat(str(resolve(spec["deadline"], scope)))
+        if deadline.tzinfo:  # stored times are naive UTC
+            deadline = deadline.astimezone(timezone.utc).replace(tzinfo=None)
+    else:
+        deadline = utcnow() + timedelta(seconds=spec.get("timeout_seconds") or 86400)
+    if not _cas(step, "pending", status="waiting", wait_deadline=deadline,
+                started_at=utcnow()):
+        return
+    _cas_run(run, "running", status="waiting")
+    _event(run, "step.waiting", step.name,
+           f"Waiting for {spec['signal'].replace('_', ' ')} until {deadline:%Y-%m-%d %H:%M} UTC")
+    db.session.commit()
+    _publish(run.id)
+    _enqueue("jobs.steps.wait_timeout", step.id,
+             at=max(deadline, utcnow()) + timedelta(seconds=1))
+
+
+def signal_run(run_id, signal, payload=None):
+    """Deliver `signal` to the run's waiting step. True if it won (resumed or ended the
+    run), False if the run was not waiting for it."""
+    payload = dict(payload or {})
+    run = db.session.get(WorkflowRun, run_id, populate_existing=True)
+    if run is None or run.status != "waiting":
+        return False
+    step = _waiting_step(run)
+    if step is None:
+        return False
+    spec = _definitions(run)[step.name]
+    end = spec.get("end_signals", {}).get(signal)
+    if signal != spec["signal"] and end is None:
+        return False
+    if not _cas(step, "waiting", status="succeeded", result=mask(payload),
+                finished_at=utcnow()):
+        db.session.rollback()
+        return False  # the timeout (or another signal) won
+    _event(run, "signal.received", step.name, f"Received {signal.replace('_', ' ')}")
+    if end is None:
+        _cas_run(run, "waiting", status="running")
+        db.session.commit()
+        _publish(run.id)
+        advance(run.id)
+        return True
+    db.session.commit()
+    if end.get("call"):
+        _run_side_call(run, step, end["call"], f"{signal}")
+    _skip_rest(run)
+    _finish(run, end["status"], None, from_statuses=("waiting",))
+    return True
+
+
+def wait_timed_out(step_id):
+    """The deadline job (and the reaper's sweep): end the wait if nothing else did."""
+    step = db.session.get(StepRun, step_id, populate_existing=True)
+    if step is None or step.status != "waiting" or step.wait_deadline > utcnow():
+        return False
+    run = step.run
+    spec = _definitions(run)[step.name]
+    if not _cas(step, "waiting", status="failed", error_type="Timeout",
+                error_message="The deadline passed", finished_at=utcnow()):
+        db.session.rollback()
+        return False  # the signal won
+    _event(run, "step.timed_out", step.name, "The deadline passed")
+    db.session.commit()
+    if spec.get("on_timeout"):
+        _run_side_call(run, step, spec["on_timeout"], "timeout")
+    status = spec.get("timeout_status", "expired")
+    if status == "failed":
+        begin_compensation(run, "failed", "The wait timed out", from_statuses=("waiting",))
+    else:
+        _skip_rest(run)
+        _finish(run, status, None, from_statuses=("waiting",))
+    _publish(run.id)
+    return True
+
+
+def _run_side_call(run, step, call, label):
+    """The call a wait makes when it ends without resuming (expire the quote, ...)."""
+    try:
+        _call(call["operation"], resolve(call["params"], _scope(run)),
+              f"run{run.id}:{step.name}:{label}")
+    except Exception as error:  # recorded for a person; the run still ends as it must
+        db.session.rollback()
+        _event(run, "call.failed", step.name, f"{call['operation']}: {error}")
+        db.session.commit()
+
+
+def _rewind(run, wait_name, message):
+    """A DomainError in a step with `rewind_to`: back to the wait, in a new round."""
+    steps = _action_steps(run)
+    wait = next(s for s in steps if s.name == wait_name)
+    for step in steps:
+        if step.index >= wait.index:
+            step.status, step.round = "pending", step.round + 1
+            step.attempts, step.result, step.wait_deadline = 0, None, None
+            if step.index > wait.index:
+                step.error_type = step.error_message = None
+    run.error = message
+    _event(run, "run.rewound", wait_name, f"{message} Waiting again.")
+    db.session.commit()
+    _publish(run.id)
+    advance(run.id)
+
+
+# ---------------------------------------------------------------- failure, cancel, compensation
+
+def begin_compensation(run, end_status, message, from_statuses=("running",)):
+    """Undo the completed steps that declare a compensation, last first; then end the run
+    as `end_status` ("failed" becomes "compensated" when something was undone)."""
+    run = db.session.get(WorkflowRun, run.id, populate_existing=True)
+    if run.status not in from_statuses:
+        return
+    definition = _definitions(run)
+    done = [s for s in _action_steps(run)
+            if s.status == "succeeded" and definition[s.name].get("compensate")]
+    run.error = message
+    if not done:
+        _finish(run, end_status, message, from_statuses=from_statuses)
+        return
+    run.status = "compensating"
+    run.end_status = "compensated" if end_status == "failed" else end_status
+    for offset, step in enumerate(reversed(done)):
+        db.session.add(StepRun(run_id=run.id, index=1000 + offset, name=f"undo_{step.name}",
+                               kind="compensation",
+                               operation=definition[step.name]["compensate"]["operation"],
+                               status="pending", max_attempts=5, round=step.round))
+    _event(run, "run.compensating", None, f"{message} Undoing completed steps.")
+    db.session.commit()
+    _publish(run.id)
+    advance_compensation(run.id)
+
+
+def advance_compensation(run_id):
+    run = db.session.get(WorkflowRun, run_id, populate_existing=True)
+    if run.status != "compensating":
+        return
+    for step in _compensation_steps(run):
+        if step.status == "succeeded":
+            continue
+        if step.status == "pending" and _cas(step, "pending", status="queued",
+                                             next_attempt_at=utcnow()):
+            _event(run, "step.queued", step.name)
+            db.session.commit()
+            _publish(run.id)
+            _enqueue("jobs.steps.run_step", step.id)
+        return
+    _finish(run, run.end_status or "compensated", run.error, from_statuses=("compensating",))
+
+
+def cancel_run(run_id, by=None):
+    """Stop a run: pending steps are dropped, completed ones compensated."""
+    run = db.session.get(WorkflowRun, run_id, populate_existing=True)
+    if run is None or run.status in FINISHED or run.status == "compensating":
+        return False
+    who = getattr(by, "name", None) or "the system"
+    active = run.status
+    for step in _action_steps(run):
+        if step.status in ("pending", "queued", "waiting"):
+            _cas(step, step.status, status="skipped", finished_at=utcnow())
+    _event(run, "run.cancel_requested", None, f"Cancelled by {who}")
+    db.session.commit()
+    begin_compensation(run, "cancelled", f"Cancelled by {who}.", from_statuses=(active,))
+    return True
+
+
+def retry_run(run_id, by=None):
+    """Start a failed run again from its failed step (after a person fixed the cause)."""
+    run = db.session.get(WorkflowRun, run_id, populate_existing=True)
+    if run is None or run.status != "failed":
+        return False
+    failed = [s for s in run.steps if s.status == "failed"]
+    if not failed:
+        return False
+    for step in failed:
+        if step.kind == "compensation":
+            step.status, step.attempts = "pending", 0
+        else:
+            step.status, step.attempts, step.error_type, step.error_message = \
+                "pending", 0, None, None
+    compensating = any(s.kind == "compensation" for s in failed)
+    run.status = "compensating" if compensating else "running"
+    run.finished_at = None
+    if not compensating:
+        run.error = None
+    _event(run, "run.retried", None, f"Retried by {getattr(by, 'name', None) or 'the system'}")
+    db.session.commit()
+    _publish(run.id)
+    if compensating:
+        advance_compensation(run.id)
+    else:
+        advance(run.id)
+    return True
+
+
+def _finish(run, status, message, from_statuses=("running",)):
+    run = db.session.get(WorkflowRun, run.id, populate_existing=True)
+    if not _cas_run(run, *from_statuses, status=status, finished_at=utcnow(),
+                    error=message if message else run.error):
+        db.session.rollback()
+        return
+    _event(run, f"run.{status}", None, message)
+    db.session.commit()
+    _publish(run.id)
+
+
+def _skip_rest(run):
+    for step in _action_steps(run):
+        if step.status == "pending":
+            step.status = "skipped"
+
+
+# ---------------------------------------------------------------- the reaper
+
+def reap_stale_steps():
+    """Take up what a dead worker or a lost Redis left behind: running steps whose lease
+    expired, queued steps whose job never came, waits whose deadline passed."""
+    now = utcnow()
+    stale = db.session.execute(select(StepRun.id, StepRun.lease_expires_at).where(
+        StepRun.status == "running", StepRun.lease_expires_at < now)).all()
+    for step_id, expired_at in stale:
+        taken = db.session.execute(
+            update(StepRun).where(StepRun.id == step_id, StepRun.status == "running",
+                                  StepRun.lease_expires_at == expired_at)
+            .values(status="queued", lease_owner=None, next_attempt_at=now)).rowcount
+        db.session.commit()
+        if taken:
+            step = db.session.get(StepRun, step_id)
+            _event(step.run, "step.requeued", step.name,
+                   "The worker stopped answering; the step was taken up again")
+            db.session.commit()
+            _publish(step.run_id)
+            _enqueue("jobs.steps.run_step", step_id)
+    forgotten = db.session.execute(select(StepRun.id).where(
+        StepRun.status == "queued",
+        StepRun.next_attempt_at < now - timedelta(seconds=60))).scalars().all()
+    for step_id in forgotten:  # a duplicate job is harmless: the claim is a compare-and-set
+        db.session.execute(update(StepRun).where(StepRun.id == step_id)
+                           .values(next_attempt_at=now))
+        db.session.commit()
+        _enqueue("jobs.steps.run_step", step_id)
+    overdue = db.session.execute(select(StepRun.id).where(
+        StepRun.status == "waiting", StepRun.wait_deadline < now)).scalars().all()
+    for step_id in overdue:
+        wait_timed_out(step_id)
+    return {"requeued": len(stale), "resent": len(forgotten), "timed_out": len(overdue)}
+
+
+# ---------------------------------------------------------------- helpers
+
+def _definitions(run):
+    return {spec["name"]: spec for spec in run.definition["steps"]}
+
+
+def _compensation_spec(run, step):
+    original = _definitions(run)[step.name[len("undo_"):]]
+    return {**original["compensate"], "returns": ()}
+
+
+def _action_steps(run):
+    return sorted((s for s in _steps(run) if s.kind != "compensation"), key=lambda s: s.index)
+
+
+def _compensation_steps(run):
+    return sorted((s for s in _steps(run) if s.kind == "compensation"), key=lambda s: s.index)
+
+
+def _steps(run):
+    return db.session.execute(select(StepRun).where(StepRun.run_id == run.id)
+                              .execution_options(populate_existing=True)).scalars().all()
+
+
+def _waiting_step(run):
+    return next((s for s in _action_steps(run) if s.status == "waiting"), None)
+
+
+def _scope(run):
+    results = {s.name: s.result or {} for s in _action_steps(run)
+               if s.status == "succeeded"}
+    return {"ctx": run.inputs, "steps": results, "run": {"id": run.id}}
+
+
+def _cas(step, *from_status, lease_owner=None, **values):
+    """Compare-and-set on a step row: change it only if it is still in `from_status`."""
+    query = update(StepRun).where(StepRun.id == step.id, StepRun.status.in_(from_status))
+    if lease_owner:
+        query = query.where(StepRun.lease_owner == lease_owner)
+    changed = db.session.execute(query.values(**values)).rowcount == 1
+    if changed:
+        for key, value in values.items():
+            setattr(step, key, value)
+    return changed
+
+
+def _cas_run(run, *from_status, **values):
+    changed = db.session.execute(
+        update(WorkflowRun).where(WorkflowRun.id == run.id,
+                                  WorkflowRun.status.in_(from_status)).values(**values)
+    ).rowcount == 1
+    if changed:
+        for key, value in values.items():
+            setattr(run, key, value)
+    return changed
+
+
+def _record(run, step, kind, params):
+    db.session.execute(update(StepRun).where(StepRun.id == step.id)
+                       .values(params=mask(params)))
+    _event(run, kind, step.name, f"Attempt {step.attempts}")
+    db.session.commit()
+    _publish(run.id)
+
+
+def _event(run, kind, step_name, message=None, data=None):
+    db.session.add(RunEvent(run_id=run.id, step_name=step_name, kind=kind, message=message,
+                            data=mask(data or {}), created_at=utcnow()))
+
+
+def _publish(run_id):
+    """Tell live pages the run changed; they re-render from the database."""
+    try:
+        get_redis().publish(f"run:{run_id}", json.dumps({"run_id": run_id}))
+    except Exception:  # the live page falls back to polling; the run goes on
+        log.warning("could not publish run %s update", run_id)
+
+
+def _enqueue(function, step_id, delay=None, at=None):
+    queue = get_queue()
+    timeout = max(60, current_app.config["STEP_LEASE_SECONDS"] * 4)
+    if at is not None:  # RQ reads a naive time as local time: say it is UTC
+        queue.enqueue_at(at.replace(tzinfo=timezone.utc), function, step_id,
+                         job_timeout=timeout)
+    elif delay:
+        queue.enqueue_in(timedelta(seconds=delay), function, step_id, job_timeout=timeout)
+    else:
+        queue.enqueue(function, step_id, job_timeout=timeout)

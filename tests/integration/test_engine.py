@@ -1,0 +1,215 @@
+"""The engine against real Redis and real RQ worker processes."""
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import get_queue
+from app.models import RunEvent, StepRun, WorkflowRun
+from app.workflows import engine
+from tests.conftest import ROOT, wait_until
+from tests.engine_plugin import count_effects
+
+FINAL = ("succeeded", "failed", "compensated", "cancelled", "expired", "declined")
+
+
+def reload(db, run_id):
+    db.session.expire_all()
+    return db.session.get(WorkflowRun, run_id)
+
+
+def wait_for(db, run, *statuses, timeout=40):
+    statuses = statuses or FINAL
+    return wait_until(lambda: reload(db, run.id).status in statuses and reload(db, run.id),
+                      timeout=timeout, message=f"run {run.id} to reach {statuses}")
+
+
+def steps_of(db, run_id):
+    db.session.expire_all()
+    return {s.name: s for s in db.session.execute(
+        select(StepRun).where(StepRun.run_id == run_id)).scalars()}
+
+
+def test_success_with_templating_and_a_skipped_step(db, workers):
+    run = engine.start_run("test_success", {"greeting": "hello"})
+    assert wait_for(db, run).status == "succeeded"
+    steps = steps_of(db, run.id)
+    assert steps["skipped"].status == "skipped"
+    assert steps["last"].result["value"] == "after hello!"
+    assert steps["first"].params == {"label": "first", "value": "hello"}
+    kinds = [e.kind for e in db.session.execute(
+        select(RunEvent).where(RunEvent.run_id == run.id).order_by(RunEvent.id)).scalars()]
+    assert kinds[0] == "run.started" and kinds[-1] == "run.succeeded"
+    assert "step.skipped" in kinds
+
+
+def test_bad_inputs_are_refused_with_field_messages(db):
+    from app.errors import ValidationError
+    with pytest.raises(ValidationError) as refused:
+        engine.start_run("test_success", {"mode": "fast", "extra": 1})
+    assert set(refused.value.details) == {"greeting", "extra"}
+    assert db.session.execute(select(WorkflowRun)).first() is None
+
+
+def test_transient_failure_succeeds_on_attempt_three(db, workers):
+    run = engine.start_run("test_transient", {})
+    assert wait_for(db, run).status == "succeeded"
+    step = steps_of(db, run.id)["flaky"]
+    assert step.attempts == 3
+    assert count_effects(db.session, "flaky") == 1
+
+
+def test_domain_error_fails_at_once_without_retry(db, workers):
+    run = engine.start_run("test_domain", {})
+    finished = wait_for(db, run)
+    assert finished.status == "failed"
+    assert finished.error == "Quota exceeded: 0 left."
+    assert steps_of(db, run.id)["refuse"].attempts == 1
+
+
+def _deadline(seconds):
+    return (datetime.utcnow() + timedelta(seconds=seconds)).isoformat()
+
+
+def test_wait_is_resumed_by_its_signal(db, workers):
+    run = engine.start_run("test_wait", {"deadline": _deadline(3600)})
+    wait_for(db, run, "waiting")
+    assert engine.signal_run(run.id, "go", {"value": 42}) is True
+    assert wait_for(db, run).status == "succeeded"
+    assert steps_of(db, run.id)["after"].result["value"] == 42
+    assert engine.signal_run(run.id, "go", {"value": 43}) is False
+
+
+def test_wait_times_out_and_ends_expired(db, workers):
+    run = engine.start_run("test_wait", {"deadline": _deadline(2)})
+    finished = wait_for(db, run, "expired", "succeeded", "failed")
+    assert finished.status == "expired"
+    assert count_effects(db.session, "timed_out") == 1
+    assert steps_of(db, run.id)["after"].status == "skipped"
+    assert engine.signal_run(run.id, "go", {}) is False
+
+
+def test_end_signal_declines_the_run(db, workers):
+    run = engine.start_run("test_wait", {"deadline": _deadline(3600)})
+    wait_for(db, run, "waiting")
+    assert engine.signal_run(run.id, "stop", {}) is True
+    assert reload(db, run.id).status == "declined"
+    assert count_effects(db.session, "stopped") == 1
+
+
+def test_signal_and_timeout_race_exactly_one_wins(db, workers):
+    """The deadline has passed while the signal arrives: whichever commits first wins."""
+    import threading
+    run = engine.start_run("test_wait", {"deadline": _deadline(3600)})
+    wait_for(db, run, "waiting")
+    step = steps_of(db, run.id)["await_go"]
+    db.session.execute(StepRun.__table__.update().where(StepRun.id == step.id)
+                       .values(wait_deadline=datetime.utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    outcomes = {}
+    app = db.get_app() if hasattr(db, "get_app") else None
+    from flask import current_app
+    flask_app = current_app._get_current_object()
+
+    def signal():
+        with flask_app.app_context():
+            outcomes["signal"] = engine.signal_run(run.id, "go", {"value": 1})
+
+    def timeout():
+        with flask_app.app_context():
+            outcomes["timeout"] = engine.wait_timed_out(step.id)
+
+    threads = [threading.Thread(target=signal), threading.Thread(target=timeout)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) == [False, True]
+    finished = wait_for(db, run)
+    assert finished.status == ("succeeded" if outcomes["signal"] else "expired")
+    assert app is None or app
+
+
+def test_compensation_runs_in_reverse_order(db, workers):
+    from app.models import AuditEvent
+    run = engine.start_run("test_compensation", {})
+    finished = wait_for(db, run)
+    assert finished.status == "compensated"
+    assert finished.error == "Card declined."
+    actions = [a for a in db.session.execute(
+        select(AuditEvent.action).order_by(AuditEvent.id)).scalars()]
+    assert actions == ["test:one", "test:two", "test:undo_two", "test:undo_one"]
+    steps = steps_of(db, run.id)
+    assert steps["undo_two"].kind == "compensation"
+
+
+def test_a_compensation_that_fails_leaves_the_run_failed_for_a_person(db, workers):
+    run = engine.start_run("test_compensation_fails", {})
+    finished = wait_for(db, run, "failed", "compensated", timeout=60)
+    assert finished.status == "failed"
+    assert finished.error.startswith("Could not undo one")
+
+
+def test_cancel_a_waiting_run_compensates(db, workers):
+    run = engine.start_run("test_wait", {"deadline": _deadline(3600)})
+    wait_for(db, run, "waiting")
+    assert engine.cancel_run(run.id) is True
+    assert wait_for(db, run).status == "cancelled"
+
+
+def test_rewind_after_a_decline_lets_the_customer_pay_again(db, workers):
+    run = engine.start_run("test_rewind", {})
+    wait_for(db, run, "waiting")
+    assert engine.signal_run(run.id, "pay", {"card": "bad"})
+    again = wait_for(db, run, "waiting", "failed")
+    assert again.status == "waiting"
+    assert again.error == "Your card was declined."
+    assert engine.signal_run(run.id, "pay", {"card": "good"})
+    assert wait_for(db, run).status == "succeeded"
+    assert count_effects(db.session, "paid") == 1
+
+
+def test_secrets_are_masked_in_results_and_events(db, workers):
+    run = engine.start_run("test_secret", {})
+    assert wait_for(db, run).status == "succeeded"
+    step = steps_of(db, run.id)["make"]
+    assert step.result["password"] != "hunter2-secret"
+    events = db.session.execute(select(RunEvent.data).where(RunEvent.run_id == run.id)).all()
+    assert "hunter2" not in repr(events)
+
+
+def test_a_duplicate_delivery_does_not_run_the_step_twice(db, workers):
+    run = engine.start_run("test_slow", {"seconds": 3})  # well inside its lease
+    step = steps_of(db, run.id)["slow"]
+    for _ in range(3):  # the same step job, delivered again
+        get_queue().enqueue("jobs.steps.run_step", step.id)
+    finished = wait_for(db, run, timeout=60)
+    assert finished.status == "succeeded"
+    assert steps_of(db, run.id)["slow"].attempts == 1
+    assert count_effects(db.session, "slow") == 1
+
+
+def test_a_worker_killed_mid_step_loses_nothing(db, workers):
+    """SIGKILL the worker (and its work horse) while the step runs: the reaper takes the step
+    up again after its lease, and the effect happens exactly once."""
+    run = engine.start_run("test_slow", {"seconds": 30})
+    running = wait_until(lambda: steps_of(db, run.id)["slow"].lease_owner
+                         if steps_of(db, run.id)["slow"].status == "running" else None,
+                         timeout=20, message="the slow step to start")
+    horse = int(running.rsplit(":", 1)[1])
+    parent = int(open(f"/proc/{horse}/stat").read().split(")")[1].split()[1])
+    os.kill(horse, signal.SIGKILL)
+    os.kill(parent, signal.SIGKILL)
+    workers.append(subprocess.Popen(
+        [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url",
+         os.environ["REDIS_URL"], os.environ["RQ_QUEUE"]], cwd=str(ROOT),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    finished = wait_for(db, run, timeout=90)
+    assert finished.status == "succeeded"
+    step = steps_of(db, run.id)["slow"]
+    assert step.attempts == 2
+    assert count_effects(db.session, "slow") == 1
