@@ -36,6 +36,10 @@ def create_app(config=None):
     validate_all_lenient()
 
     _register_error_pages(app)
+
+    from app.portals.navigation import nav_items
+    from app.portals.pagination import cell
+    app.jinja_env.globals.update(nav_items=nav_items, cell=cell)
     return app
 
 

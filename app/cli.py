@@ -14,5 +14,14 @@ def seed_demo():
     click.echo("Demo data ready.")
 
 
+@seed_cli.command("bulk")
+@click.option("--customers", default=100_000, show_default=True)
+def seed_bulk(customers):
+    """Add many customers (for the speed benchmarks)."""
+    from app.seed import seed_bulk_customers
+    seed_bulk_customers(customers)
+    click.echo(f"Added {customers} customers.")
+
+
 def register_cli(app):
     app.cli.add_command(seed_cli)

@@ -84,6 +84,10 @@ class Quote(TimestampMixin, db.Model):
     lines = db.relationship("QuoteLine", back_populates="quote", order_by="QuoteLine.id",
                             cascade="all, delete-orphan")
 
+    @property
+    def recipient_name(self):
+        return (self.customer or self.lead).name if (self.customer or self.lead) else None
+
 
 class QuoteLine(db.Model):
     __tablename__ = "quote_lines"

@@ -2,9 +2,24 @@
 An area adds its own entry when its page exists. The layout shows only what the user may
 open; the pages still check on the server."""
 NAV = {
-    "customer": [],
-    "partner": [],
-    "staff": [],
+    "customer": [("Overview", "customer.dashboard", ()),
+                 ("Subscriptions", "customer.subscriptions", ()),
+                 ("Invoices", "customer.invoices", ()),
+                 ("Quotes", "customer.quotes", ()),
+                 ("Licenses", "customer.licenses", ())],
+    "partner": [("Overview", "partner.dashboard", ()),
+                ("Customers", "partner.customers", ()),
+                ("Licenses", "partner.licenses", ())],
+    "staff": [("Dashboard", "staff.dashboard", ()),
+              ("Leads", "staff.leads", ("sales",)),
+              ("Quotes", "staff.quotes", ("sales", "finance")),
+              ("Customers", "staff.customers", ("sales", "ops", "support", "finance",
+                                                 "dispatcher")),
+              ("Plans", "staff.plans", ()),
+              ("Partners", "staff.partners", ("finance", "sales")),
+              ("Tickets", "staff.tickets", ("support", "ops", "sales")),
+              ("Surveys", "staff.site_surveys", ("sales", "ops", "dispatcher")),
+              ("Runs", "staff.runs", ("ops", "sales"))],
 }
 
 # Partner provisioning and commissions (issue 6)
@@ -12,3 +27,13 @@ NAV["partner"] += [("New customer", "partner.new_customer", ()),
                    ("License pool", "partner.license_pool", ()),
                    ("Commissions", "partner.commissions", ())]
 NAV["staff"] += [("Commissions", "staff.commissions", ("finance",))]
+
+
+def nav_items(portal):
+    """The entries the current user may open (pages still check on the server)."""
+    from flask import current_app
+    from flask_login import current_user
+    role = getattr(current_user, "role", None)
+    return [(label, endpoint) for label, endpoint, roles in NAV.get(portal, [])
+            if endpoint in current_app.view_functions
+            and (not roles or role == "admin" or role in roles)]

@@ -1,2 +1,127 @@
-"""staff/runs pages."""
-from app.portals.staff import bp  # noqa: F401
+"""Staff run monitor: every run, its live timeline, and retry / cancel / signal."""
+import json
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import Customer, RunEvent, StepRun, WorkflowRun
+from app.models.workflows import RUN_STATUSES
+from app.portals.access import has_role, staff_required
+from app.portals.live import stream
+from app.portals.pagination import filter_by_arg, render_list
+from app.portals.staff import bp
+from app.workflows import engine
+from app.workflows.definitions import all_workflows
+
+ROLES = ("ops", "sales")
+
+
+@bp.route("/runs")
+@staff_required(*ROLES)
+def runs():
+    query = select(WorkflowRun).options(selectinload(WorkflowRun.started_by)).order_by(
+        WorkflowRun.id.desc())
+    query = filter_by_arg(query, WorkflowRun.workflow, "workflow", list(all_workflows()))
+    query = filter_by_arg(query, WorkflowRun.status, "status", RUN_STATUSES)
+    customer_id = request.args.get("customer", type=int)
+    if customer_id:
+        query = query.where(WorkflowRun.customer_id == customer_id)
+    term = (request.args.get("q") or "").strip()
+    if term.isdigit():
+        query = query.where(WorkflowRun.id == int(term))
+    elif term:
+        query = query.join(Customer, Customer.id == WorkflowRun.customer_id).where(
+            Customer.name.ilike(f"%{term[:100]}%"))
+    return render_list("staff/base.html", "Workflow runs", query,
+                       [("Run", "id"), ("Workflow", "workflow"), ("Started", "created_at"),
+                        ("From", "started_from"), ("Status", "status")],
+                       row_link=lambda r: url_for("staff.run_detail", run_id=r.id),
+                       search_placeholder="Run number or customer name",
+                       filters=[("workflow", "Workflow", list(all_workflows()),
+                                 request.args.get("workflow")),
+                                ("status", "Status", RUN_STATUSES, request.args.get("status"))],
+                       empty="No runs match.")
+
+
+def _load(run_id):
+    run = db.session.get(WorkflowRun, run_id)
+    if run is None:
+        abort(404)
+    return run
+
+
+def _timeline(run):
+    steps = db.session.execute(select(StepRun).where(StepRun.run_id == run.id)
+                               .order_by(StepRun.index)).scalars().all()
+    events = db.session.execute(select(RunEvent).where(RunEvent.run_id == run.id)
+                                .order_by(RunEvent.id.desc()).limit(30)).scalars().all()
+    return render_template("staff/runs/_live.html", run=run, steps=steps, events=events,
+                           titles={s["name"]: s.get("title") for s in run.definition["steps"]},
+                           can_signal=has_role(), json=json)
+
+
+@bp.route("/runs/<int:run_id>")
+@staff_required(*ROLES)
+def run_detail(run_id):
+    run = _load(run_id)
+    return render_template("staff/runs/detail.html", run=run, timeline=_timeline(run))
+
+
+@bp.route("/runs/<int:run_id>/timeline")
+@staff_required(*ROLES)
+def run_timeline(run_id):
+    return _timeline(_load(run_id))
+
+
+@bp.route("/runs/<int:run_id>/stream")
+@staff_required(*ROLES)
+def run_stream(run_id):
+    run = _load(run_id)
+
+    def render():
+        db.session.expire_all()
+        return _timeline(db.session.get(WorkflowRun, run.id))
+    return stream(f"run:{run.id}", render)
+
+
+@bp.route("/runs/<int:run_id>/retry", methods=["POST"])
+@staff_required(*ROLES)
+def run_retry(run_id):
+    if engine.retry_run(_load(run_id).id, by=current_user):
+        flash("Retrying from the failed step.")
+    else:
+        flash("Only a failed run can be retried.", "error")
+    return redirect(url_for("staff.run_detail", run_id=run_id))
+
+
+@bp.route("/runs/<int:run_id>/cancel", methods=["POST"])
+@staff_required(*ROLES)
+def run_cancel(run_id):
+    if engine.cancel_run(_load(run_id).id, by=current_user):
+        flash("Cancelled: completed steps are being undone.")
+    else:
+        flash("This run has already finished.", "error")
+    return redirect(url_for("staff.run_detail", run_id=run_id))
+
+
+@bp.route("/runs/<int:run_id>/signal", methods=["POST"])
+@staff_required("admin")
+def run_signal(run_id):
+    run = _load(run_id)
+    name = (request.form.get("signal") or "").strip()
+    try:
+        payload = json.loads(request.form.get("payload") or "{}")
+        if not isinstance(payload, dict):
+            raise ValueError
+    except ValueError:
+        flash("The payload must be a JSON object, like {\"device_serial\": \"ABC123\"}.",
+              "error")
+        return redirect(url_for("staff.run_detail", run_id=run_id)), 303
+    if engine.signal_run(run.id, name, payload):
+        flash(f"Sent {name}.")
+    else:
+        flash(f"The run is not waiting for {name or 'that signal'}.", "error")
+    return redirect(url_for("staff.run_detail", run_id=run_id))
