@@ -32,8 +32,8 @@ def create_app(config=None):
     from app.cli import register_cli
     register_cli(app)
 
-    from app.workflows.validate import validate_all_lenient
-    validate_all_lenient()
+    from app.workflows.validate import validate_all
+    validate_all()  # a broken definition stops the app here, naming the workflow and step
 
     _register_error_pages(app)
 

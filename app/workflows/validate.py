@@ -15,15 +15,6 @@ def validate_all():
         validate(workflow)
 
 
-def validate_all_lenient():
-    """While the services are being written, report instead of stopping (TEMPORARY)."""
-    import logging
-    try:
-        validate_all()
-    except DefinitionError as error:
-        logging.getLogger(__name__).warning("workflow definition: %s", error)
-
-
 def validate(workflow):
     from app.workflows.registry import all_services
     services = all_services()

@@ -1,5 +1,33 @@
-"""accept_quote (issue 4)"""
+"""Accepting a quote (W2 step 1)."""
+from sqlalchemy import select
+
+from app.errors import DomainError, NotFound
+from app.models import Quote, utcnow
+
+
+def acceptance_problem(quote):
+    """Why `quote` cannot be accepted now, or None."""
+    if quote.status in ("accepted", "rejected", "expired"):
+        return f"Quote {quote.number} is already {quote.status}."
+    if quote.status not in ("sent", "viewed"):
+        return f"Quote {quote.number} has not been sent yet."
+    if quote.valid_until < utcnow():
+        return f"Quote {quote.number} expired on {quote.valid_until:%d %b %Y}."
+    return None
 
 
 class QuotesMixin:
-    pass
+
+    def accept_quote(self, quote_id, accepted_by, *, idempotency_key=None):
+        def produce():
+            quote = self.session.execute(select(Quote).where(Quote.id == quote_id)
+                                         .with_for_update()).scalar_one_or_none()
+            if quote is None:
+                raise NotFound(f"Quote {quote_id} does not exist.")
+            problem = acceptance_problem(quote)
+            if problem:
+                raise DomainError(problem)
+            quote.status, quote.accepted_by, quote.accepted_at = "accepted", accepted_by, utcnow()
+            return {"quote_id": quote.id, "status": quote.status,
+                    "accepted_at": quote.accepted_at.isoformat()}
+        return self.once(idempotency_key, "crm.accept_quote", produce)
