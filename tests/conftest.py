@@ -94,6 +94,11 @@ def db(app):
         database.session.rollback()
         database.session.remove()
         _empty_tables(database)
+        # The sandbox payment gateway keeps its charges in Redis, as a real gateway keeps them
+        # on its side: reset it with the database (run ids start again at 1 on SQLite).
+        client = redis_lib.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter("lastmile:sandbox:*"):
+            client.delete(key)
 
 
 def _empty_tables(database):
@@ -101,7 +106,7 @@ def _empty_tables(database):
     with database.engine.begin() as conn:
         if IS_POSTGRES:
             conn.exec_driver_sql(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
         else:
             for table in tables:
                 conn.exec_driver_sql(f'DELETE FROM "{table}"')
