@@ -39,7 +39,8 @@ def create_app(config=None):
 
     from app.portals.navigation import nav_items
     from app.portals.pagination import cell
-    app.jinja_env.globals.update(nav_items=nav_items, cell=cell)
+    from app.portals.customer.renewals import renewal_context
+    app.jinja_env.globals.update(nav_items=nav_items, cell=cell, renewal_context=renewal_context)
     return app
 
 

@@ -9,6 +9,8 @@ from datetime import timedelta
 PERIODIC_JOBS = {
     # what a dead worker or a lost Redis left behind is taken up within a minute
     "jobs.steps.reap_stale_steps": 20,
+    # auto-renew subscriptions entering the renewal window start their renewal
+    "jobs.renewals.renewal_sweep": 24 * 3600,
 }
 
 

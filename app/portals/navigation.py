@@ -19,7 +19,8 @@ NAV = {
               ("Partners", "staff.partners", ("finance", "sales")),
               ("Tickets", "staff.tickets", ("support", "ops", "sales")),
               ("Surveys", "staff.site_surveys", ("sales", "ops", "dispatcher")),
-              ("Runs", "staff.runs", ("ops", "sales"))],
+              ("Runs", "staff.runs", ("ops", "sales")),
+              ("Outbox", "staff.outbox", ("ops", "sales", "support"))],
 }
 
 # Partner provisioning and commissions (issue 6)

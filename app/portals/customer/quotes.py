@@ -1,2 +1,60 @@
-"""customer/quotes pages."""
-from app.portals.customer import bp  # noqa: F401
+"""W2 from the customer's side: accept a quote and pay (or choose an invoice)."""
+from flask import request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.errors import DomainError
+from app.extensions import db
+from app.models import PaymentMethod, Quote
+from app.portals.access import customer_required, get_own_or_404
+from app.portals.customer import bp
+from app.portals.staff.orders import acceptance_inputs
+from app.portals.wizards import error_details, form_page, go, values
+from app.workflows.engine import start_run
+from app.workflows.registry import get_service
+
+
+def own_cards():
+    return db.session.execute(select(PaymentMethod).filter_by(
+        customer_id=current_user.customer_id).order_by(PaymentMethod.id.desc())).scalars().all()
+
+
+def card_from_form(vals, errors):
+    """A saved card ("pm:<id>") or a new card saved now; None if the card is refused."""
+    if vals.get("payment_method") != "new":
+        return vals.get("payment_method")
+    try:
+        method = get_service("billing").save_payment_method(
+            current_user.customer_id, vals["card_number"], vals["exp_month"],
+            vals["exp_year"], vals["cvc"])
+        return f"pm:{method.id}"
+    except DomainError as error:
+        errors.update(error_details(error))
+        return None
+
+
+@bp.route("/quotes/<int:quote_id>/accept", methods=["GET", "POST"])
+@customer_required
+def accept_quote(quote_id):
+    quote = get_own_or_404(Quote, quote_id, customer_id=current_user.customer_id)
+    if quote.kind == "renewal":  # renewals are accepted inside their own run
+        return go(url_for("customer.renewal_quote", quote_id=quote.id))
+    cards = own_cards()
+    page = dict(quote=quote, cards=cards)
+    if request.method == "GET":
+        return form_page("customer/quotes/accept.html", **page,
+                         values={"payment_method": f"pm:{cards[0].id}" if cards else "new"})
+    vals = values("payment_method", "card_number", "exp_month", "exp_year", "cvc")
+    errors = {}
+    method = card_from_form(vals, errors)
+    if not errors:
+        inputs, errors = acceptance_inputs(quote, {"payment_type": "prepaid",
+                                                   "payment_method": method},
+                                           own_cards(), current_user.email)
+    if not errors:
+        run = start_run("quote_accepted_to_order", inputs, started_by=current_user,
+                        started_from="customer", customer_id=current_user.customer_id)
+        return go(url_for("customer.run_progress", run_id=run.id))
+    vals.pop("card_number", None)
+    vals.pop("cvc", None)  # never echo card data back
+    return form_page("customer/quotes/accept.html", 422, **page, values=vals, errors=errors)

@@ -10,6 +10,7 @@ from app.models import Invoice, License, Quote, Subscription, Ticket
 from app.portals.access import customer_required, get_own_or_404
 from app.portals.customer import bp
 from app.portals.pagination import render_list
+from app.workflows.registry import get_service
 
 LAYOUT = "customer/base.html"
 
@@ -56,7 +57,10 @@ def subscriptions():
 def subscription_detail(subscription_id):
     subscription = get_own_or_404(Subscription, subscription_id,
                                   customer_id=current_user.customer_id)
-    return render_template("customer/subscription_detail.html", subscription=subscription)
+    eligible, reasons, _ = get_service("billing").renewal_status(subscription,
+                                                                current_user.customer_id)
+    return render_template("customer/subscription_detail.html", subscription=subscription,
+                           renewable=eligible, renewal_reasons=reasons)
 
 
 @bp.route("/invoices")
