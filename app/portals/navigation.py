@@ -20,7 +20,11 @@ NAV = {
               ("Tickets", "staff.tickets", ("support", "ops", "sales")),
               ("Surveys", "staff.site_surveys", ("sales", "ops", "dispatcher")),
               ("Runs", "staff.runs", ("ops", "sales")),
-              ("Outbox", "staff.outbox", ("ops", "sales", "support"))],
+              ("Outbox", "staff.outbox", ("ops", "sales", "support")),
+              ("Dispatch", "staff.dispatch", ("dispatcher", "ops")),
+              ("My jobs", "staff.my_jobs", ("technician",)),
+              ("Services", "staff.services", ("ops",)),
+              ("Renewals", "staff.renewals", ("sales", "finance"))],
 }
 
 # Partner provisioning and commissions (issue 6)

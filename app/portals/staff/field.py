@@ -1,2 +1,185 @@
-"""staff/field pages."""
-from app.portals.staff import bp  # noqa: F401
+"""Field operations (W5): the Deploy service wizard, the dispatcher's calendar, a
+technician's jobs, service instances and the RADIUS rows FreeRADIUS reads."""
+from datetime import date, datetime, timedelta
+
+from flask import flash, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.errors import DomainError
+from app.extensions import db
+from app.models import (Appointment, Customer, Plan, RadCheck, RadReply, RadUserGroup,
+                        ServiceInstance, SiteSurvey, User)
+from app.portals.access import get_own_or_404, staff_required
+from app.portals.pagination import render_list, search
+from app.portals.staff import bp
+from app.portals.wizards import error_details, form_page, go, values
+from app.workflows.engine import start_run
+from app.workflows.registry import get_service
+from app.workflows.secrets import MASK
+
+
+def _technicians():
+    return db.session.execute(select(User).where(User.role == "technician",
+                                                 User.is_active_user.is_(True))
+                              .order_by(User.name)).scalars().all()
+
+
+@bp.route("/customers/<int:customer_id>/deploy", methods=["GET", "POST"])
+@staff_required("ops")
+def deploy_service(customer_id):
+    customer = db.get_or_404(Customer, customer_id)
+    plans = db.session.execute(select(Plan).filter_by(kind="internet", is_active=True)
+                               .order_by(Plan.price)).scalars().all()
+    surveyed = db.session.execute(select(SiteSurvey.id).filter_by(
+        customer_id=customer.id, status="completed", serviceability="serviceable")).first()
+    page = dict(customer=customer, plans=plans, technicians=_technicians(),
+                surveyed=surveyed is not None)
+    if request.method == "GET":
+        return form_page("staff/field/deploy.html", **page,
+                         values={"service_location": customer.service_address or ""})
+    vals = values("bandwidth_plan", "service_location", "device_serial", "scheduled_date",
+                  "technician_id")
+    errors = {}
+    if vals["bandwidth_plan"] not in {p.code for p in plans}:
+        errors["bandwidth_plan"] = "Choose an internet plan."
+    if not vals["service_location"] or len(vals["service_location"]) > 500:
+        errors["service_location"] = "Enter the service address."
+    if len(vals["device_serial"]) > 100:
+        errors["device_serial"] = "That serial is too long."
+    if vals["technician_id"] and vals["technician_id"] not in {str(t.id) for t in
+                                                              page["technicians"]}:
+        errors["technician_id"] = "Choose a technician, or let the system pick one."
+    if vals["scheduled_date"]:
+        try:
+            if datetime.fromisoformat(vals["scheduled_date"]) <= datetime.utcnow():
+                errors["scheduled_date"] = "Choose a date in the future."
+        except ValueError:
+            errors["scheduled_date"] = "Use a date like 2026-12-01T09:00."
+    if not surveyed:
+        errors["_form"] = "This customer has no completed, serviceable site survey."
+    if not errors:
+        try:
+            run = start_run("isp_ticket_to_deployment", {
+                "customer_id": customer.id, "bandwidth_plan": vals["bandwidth_plan"],
+                "service_location": vals["service_location"],
+                "device_serial": vals["device_serial"] or None,
+                "scheduled_date": vals["scheduled_date"] or None,
+                "technician_id": int(vals["technician_id"]) if vals["technician_id"] else None},
+                started_by=current_user, started_from="staff", customer_id=customer.id)
+            return go(url_for("staff.run_detail", run_id=run.id))
+        except DomainError as error:
+            errors = error_details(error)
+    return form_page("staff/field/deploy.html", 422, **page, values=vals, errors=errors)
+
+
+@bp.route("/dispatch")
+@staff_required("dispatcher", "ops")
+def dispatch():
+    try:
+        start = date.fromisoformat(request.args.get("week", ""))
+    except ValueError:
+        start = date.today()
+    start -= timedelta(days=start.weekday())
+    days = [start + timedelta(days=n) for n in range(7)]
+    technicians = _technicians()
+    appointments = db.session.execute(select(Appointment).options(
+        selectinload(Appointment.customer)).where(
+        Appointment.starts_at >= datetime.combine(days[0], datetime.min.time()),
+        Appointment.starts_at < datetime.combine(days[-1] + timedelta(days=1),
+                                                 datetime.min.time()),
+        Appointment.status != "cancelled").order_by(Appointment.starts_at)).scalars().all()
+    grid = {}
+    for appointment in appointments:
+        grid.setdefault((appointment.technician_id, appointment.starts_at.date()), []).append(
+            appointment)
+    return render_template("staff/field/dispatch.html", days=days, technicians=technicians,
+                           grid=grid, previous=days[0] - timedelta(days=7),
+                           following=days[0] + timedelta(days=7))
+
+
+@bp.route("/appointments/<int:appointment_id>/reassign", methods=["POST"])
+@staff_required("dispatcher", "ops")
+def reassign_appointment(appointment_id):
+    vals = values("technician_id", "starts_at")
+    try:
+        starts_at = datetime.fromisoformat(vals["starts_at"])
+        get_service("ticketing").reassign(appointment_id, int(vals["technician_id"]),
+                                          starts_at)
+        flash("Appointment moved.")
+    except (ValueError, TypeError):
+        flash("Choose a technician and a start time.", "error")
+    except DomainError as error:
+        flash(error.message, "error")
+    return go(url_for("staff.dispatch", week=request.form.get("week", "")))
+
+
+@bp.route("/jobs")
+@staff_required("technician")
+def my_jobs():
+    jobs = db.session.execute(select(Appointment).options(selectinload(Appointment.customer))
+                              .where(Appointment.technician_id == current_user.id,
+                                     Appointment.status.in_(("scheduled", "en_route")))
+                              .order_by(Appointment.starts_at)).scalars().all()
+    return render_template("staff/field/jobs.html", jobs=jobs)
+
+
+@bp.route("/jobs/<int:appointment_id>/en-route", methods=["POST"])
+@staff_required("technician")
+def job_en_route(appointment_id):
+    get_own_or_404(Appointment, appointment_id, technician_id=current_user.id)
+    try:
+        get_service("ticketing").mark_en_route(appointment_id, current_user)
+    except DomainError as error:
+        flash(error.message, "error")
+    return go(url_for("staff.my_jobs"))
+
+
+@bp.route("/jobs/<int:appointment_id>/complete", methods=["POST"])
+@staff_required("technician")
+def job_complete(appointment_id):
+    job = get_own_or_404(Appointment, appointment_id, technician_id=current_user.id)
+    vals = values("cpe_serial", "notes")
+    try:
+        get_service("ticketing").complete_job(appointment_id, current_user, vals["cpe_serial"],
+                                              vals["notes"][:2000])
+    except DomainError as error:
+        return form_page("staff/field/_complete_form.html", 422, job=job, values=vals,
+                         errors=error_details(error))
+    flash(f"Job at {job.customer.name} completed: the service is being switched on.")
+    return go(url_for("staff.my_jobs"))
+
+
+@bp.route("/services")
+@staff_required("ops")
+def services():
+    query = search(select(ServiceInstance).options(selectinload(ServiceInstance.customer),
+                                                   selectinload(ServiceInstance.plan))
+                   .order_by(ServiceInstance.id.desc()),
+                   ServiceInstance.pppoe_username, ServiceInstance.ip_address,
+                   ServiceInstance.cpe_serial)
+    return render_list("staff/base.html", "Internet services", query,
+                       [("Username", "pppoe_username"), ("Customer", "customer.name"),
+                        ("Plan", "plan.name"), ("IP", "ip_address"), ("VLAN", "vlan_id"),
+                        ("CPE", "cpe_serial"), ("Status", "status")],
+                       row_link=lambda s: url_for("staff.service_detail", service_id=s.id),
+                       search_placeholder="Search by username, IP or CPE serial",
+                       empty="No internet services yet.")
+
+
+@bp.route("/services/<int:service_id>")
+@staff_required("ops")
+def service_detail(service_id):
+    service = db.get_or_404(ServiceInstance, service_id)
+    username = service.pppoe_username
+    rows = {
+        "radcheck": db.session.execute(select(RadCheck).filter_by(username=username)
+                                       .order_by(RadCheck.id)).scalars().all(),
+        "radreply": db.session.execute(select(RadReply).filter_by(username=username)
+                                       .order_by(RadReply.id)).scalars().all(),
+        "radusergroup": db.session.execute(select(RadUserGroup).filter_by(username=username)
+                                           ).scalars().all(),
+    }
+    return render_template("staff/field/service.html", service=service, rows=rows,
+                           mask=MASK)
