@@ -122,15 +122,17 @@ def test_a_partner_sees_only_its_own_customers(client, db):
     own = make_customer(partner_id=mine.id, name="Mine Ltd")
     other = make_customer(partner_id=theirs.id)
     isp_own = make_customer()
-    db.session.add(License(license_key="KEY-MINE-1", token="t", customer_id=own.id,
-                           partner_id=mine.id, template_id=mine.license_template_id,
-                           issued_via="partner"))
+    db.session.add(Tenant(slug="mine-ltd", url="http://x/t/mine-ltd", customer_id=own.id,
+                          partner_id=mine.id, status="active",
+                          branding={"brand_name": "Mine Cloud", "primary_color": "#aa0000"}))
     db.session.commit()
     login(client, _partner_user(mine))
-    page = client.get(f"/partner/customers/{own.id}/provisioning")
-    assert page.status_code == 200 and "KEY-MINE-1" in page.get_data(as_text=True)
-    assert client.get(f"/partner/customers/{other.id}/provisioning").status_code == 404
-    assert client.get(f"/partner/customers/{isp_own.id}/provisioning").status_code == 404
+    page = client.get(f"/partner/customers/{own.id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="customer-white-label"' in html
+    assert "Mine Cloud" in html and "#aa0000" in html
+    assert client.get(f"/partner/customers/{other.id}").status_code == 404
+    assert client.get(f"/partner/customers/{isp_own.id}").status_code == 404
 
 
 def test_pool_history_and_statement_show_only_the_partners_own_records(client, db):

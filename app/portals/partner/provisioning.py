@@ -9,13 +9,13 @@ import io
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.errors import DomainError, ValidationError
 from app.extensions import db
-from app.models import CommissionEntry, Customer, License, LicensePoolEvent, Partner, Tenant
-from app.portals.access import get_own_or_404, partner_required
+from app.models import CommissionEntry, Customer, LicensePoolEvent, Partner, Tenant
+from app.portals.access import partner_required
 from app.portals.partner import bp
 from app.services.customer.partner_customers import CUSTOMER_FIELDS, clean_customer_data
 from app.services.deployment.partner_tenants import (BRANDING_FIELDS, clean_white_label,
@@ -23,16 +23,6 @@ from app.services.deployment.partner_tenants import (BRANDING_FIELDS, clean_whit
 from app.services.partner import PartnerService, inactive_message, pool_message
 
 LICENSE_LIMIT = 1000
-
-
-def _layout():
-    """The partner layout once the foundation's exists (it is built in parallel)."""
-    loader = current_app.jinja_env.loader
-    try:
-        loader.get_source(current_app.jinja_env, "partner/base.html")
-        return "partner/base.html"
-    except Exception:  # noqa: BLE001  (TemplateNotFound)
-        return "base.html"
 
 
 def _partner():
@@ -59,7 +49,7 @@ def _paginate(query):
 def new_customer():
     partner = _partner()
     if partner.status != "active":
-        return render_template("partner/provisioning/not_active.html", layout=_layout(),
+        return render_template("partner/provisioning/not_active.html",
                                partner=partner, message=inactive_message(partner)), 403
     if request.method == "GET":
         values = {f: v or "" for f, v in partner_branding_defaults(partner).items()}
@@ -117,7 +107,7 @@ def _wizard_inputs(partner, values):
 def _wizard(partner, values, errors, status=200):
     template = "partner/provisioning/_wizard_form.html" if request.headers.get("HX-Request") \
         else "partner/provisioning/new_customer.html"
-    return render_template(template, layout=_layout(), partner=partner, values=values,
+    return render_template(template, partner=partner, values=values,
                            errors=errors,
                            remaining=partner.license_quota - partner.licenses_used), status
 
@@ -132,7 +122,7 @@ def license_pool():
         select(LicensePoolEvent).where(LicensePoolEvent.partner_id == partner.id)
         .order_by(LicensePoolEvent.id.desc()))
     names = _customer_names(partner.id, {e.customer_id for e in events.items})
-    return render_template("partner/provisioning/pool.html", layout=_layout(),
+    return render_template("partner/provisioning/pool.html",
                            partner=partner, events=events, names=names)
 
 
@@ -154,7 +144,7 @@ def commissions():
         select(CommissionEntry).where(CommissionEntry.partner_id == partner.id)
         .options(selectinload(CommissionEntry.customer))
         .order_by(CommissionEntry.id.desc()))
-    return render_template("partner/provisioning/commissions.html", layout=_layout(),
+    return render_template("partner/provisioning/commissions.html",
                            partner=partner, entries=entries,
                            balances=PartnerService().commission_balances(partner.id))
 
@@ -206,38 +196,3 @@ def _is_number(text):
         return True
     except ValueError:
         return False
-
-
-# --- A sub-customer's licenses and tenants (a section of the sub-customer's page) ----------
-
-@bp.route("/customers/<int:customer_id>/provisioning")
-@partner_required
-def customer_provisioning(customer_id):
-    customer = get_own_or_404(Customer, customer_id, partner_id=current_user.partner_id)
-    template = "partner/provisioning/_customer_sections.html" \
-        if request.headers.get("HX-Request") else "partner/provisioning/customer.html"
-    return render_template(template, layout=_layout(), **customer_sections(customer))
-
-
-def customer_sections(customer):
-    """What the sub-customer's page shows of its partner licenses and tenants."""
-    licenses = db.session.execute(
-        select(License).where(License.customer_id == customer.id,
-                              License.partner_id == customer.partner_id)
-        .options(selectinload(License.template)).order_by(License.id)).scalars().all()
-    tenants = db.session.execute(
-        select(Tenant).where(Tenant.customer_id == customer.id,
-                             Tenant.partner_id == customer.partner_id)
-        .order_by(Tenant.id)).scalars().all()
-    return {"customer": customer, "licenses": licenses, "tenants": tenants}
-
-
-def active_license_counts(partner_id, customer_ids):
-    """{customer_id: active partner licenses}, one query for a whole page of customers."""
-    if not customer_ids:
-        return {}
-    return dict(db.session.execute(
-        select(License.customer_id, func.count(License.id))
-        .where(License.partner_id == partner_id, License.customer_id.in_(customer_ids),
-               License.status == "active")
-        .group_by(License.customer_id)).all())

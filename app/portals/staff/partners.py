@@ -16,15 +16,6 @@ from app.services.partner import PartnerService
 from app.services.partner_settings import EDITABLE, PartnerSettings, format_tiers
 
 
-def _layout():
-    """The staff layout once the foundation's exists (it is built in parallel)."""
-    try:
-        current_app.jinja_env.loader.get_source(current_app.jinja_env, "staff/base.html")
-        return "staff/base.html"
-    except Exception:  # noqa: BLE001  (TemplateNotFound)
-        return "base.html"
-
-
 # --- partner settings (admin) --------------------------------------------------------------
 
 @bp.route("/partners/<int:partner_id>/settings", methods=["GET", "POST"])
@@ -66,7 +57,7 @@ def _settings_form(partner, values, errors, status=200):
         select(AuditEvent).where(AuditEvent.object_type == "partner",
                                  AuditEvent.object_id == str(partner.id))
         .order_by(AuditEvent.id.desc()).limit(20)).scalars().all()
-    return render_template(template, layout=_layout(), partner=partner, values=values,
+    return render_template(template, partner=partner, values=values,
                            errors=errors, plans=plans, templates=templates, audit=audit,
                            statuses=PARTNER_STATUSES, models=COMMISSION_MODELS), status
 
@@ -97,7 +88,7 @@ def _commissions_page(args, errors=None, http_status=200):
                           per_page=current_app.config["PAGE_SIZE"], error_out=False)
     partners = db.session.execute(select(Partner.id, Partner.company)
                                   .order_by(Partner.company)).all()
-    return render_template("staff/partners/commissions.html", layout=_layout(),
+    return render_template("staff/partners/commissions.html",
                            entries=entries, status=status, partner=partner,
                            partners=partners, statuses=COMMISSION_STATUSES,
                            errors=errors or {},
