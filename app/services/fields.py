@@ -47,3 +47,9 @@ def text_error(value, label, max_length, required=False):
     if value and len(value) > max_length:
         return f"The {label} is too long ({max_length} characters at most)."
     return None
+
+
+def summary(errors):
+    """Field errors as one sentence, for readers of a run's history (no form to point at)."""
+    return " ".join(f"{field.replace('_', ' ').capitalize()}: {message}"
+                    for field, message in errors.items())

@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 
 from app.errors import DomainError, NotFound, ValidationError
 from app.models import Customer, Partner, next_number, utcnow
-from app.services.fields import email_error, text_error
+from app.services.fields import email_error, summary, text_error
 
 # field -> (label, max length, required)
 CUSTOMER_FIELDS = {
@@ -31,7 +31,8 @@ def clean_customer_data(customer_data):
             errors[field] = error
         clean[field] = value or None
     if errors:
-        raise ValidationError("Please correct the customer details.", details=errors)
+        raise ValidationError("Please correct the customer details: " + summary(errors),
+                              details=errors)
     clean["email"] = clean["email"].lower()
     return clean
 

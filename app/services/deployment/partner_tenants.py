@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.errors import DomainError, NotFound, ValidationError
 from app.models import Customer, Partner, Tenant
 from app.services.fields import colour_error, domain_error, email_error, image_url_error, \
-    text_error
+    summary, text_error
 
 BRANDING_FIELDS = ("brand_name", "logo_url", "primary_color", "secondary_color",
                    "support_email", "custom_domain")
@@ -49,7 +49,8 @@ def clean_white_label(config):
     if unknown:
         errors["brand_name"] = f"Unknown white-label setting(s): {', '.join(sorted(unknown))}."
     if errors:
-        raise ValidationError("Please correct the white-label settings.", details=errors)
+        raise ValidationError("Please correct the white-label settings: " + summary(errors),
+                              details=errors)
     return clean
 
 
@@ -75,7 +76,7 @@ class PartnerTenantsMixin:
             domain = (white_label_config or {}).get("custom_domain") and \
                 branding.get("custom_domain")
             if domain and self._domain_taken(domain):
-                raise ValidationError("That domain is taken.", details={
+                raise ValidationError(f"{domain} is already used by another tenant.", details={
                     "custom_domain": f"{domain} is already used by another tenant."})
             # The partner's default domain serves the partner's own site, not each tenant.
             branding["custom_domain"] = domain or None
