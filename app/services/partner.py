@@ -38,6 +38,20 @@ def inactive_message(partner):
             "provision customers until Lastmile activates it.")
 
 
+def setup_problem(partner):
+    """What stops this partner from provisioning, in words, or None. Checked before anything
+    is created, so a misconfigured partner fails at the first step and not after the tenant."""
+    if partner.status != "active":
+        return inactive_message(partner)
+    if partner.license_template_id is None:
+        return (f"No license product is set for {partner.company}; Lastmile staff must "
+                "choose one before customers can be provisioned.")
+    if partner.commission_model in ("percent", "tiered") and partner.plan_id is None:
+        return (f"No plan price is set for {partner.company}, so the commission cannot be "
+                "computed; Lastmile staff must set the partner's plan.")
+    return None
+
+
 class PartnerService(Service):
     name = "partner"
 
@@ -52,6 +66,9 @@ class PartnerService(Service):
             remaining = partner.license_quota - partner.licenses_used
             if requested > remaining:
                 raise DomainError(pool_message(requested, remaining), code="quota_exceeded")
+            problem = setup_problem(partner)
+            if problem:
+                raise DomainError(problem)
             return {"available": True, "quota_remaining": remaining,
                     "partner_email": partner.contact_email,
                     "partner_name": partner.brand_name or partner.company}

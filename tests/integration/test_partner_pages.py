@@ -263,3 +263,13 @@ def test_commissions_are_for_finance_and_admin(client, db):
         assert client.post_form("/staff/commissions/approve", {}).status_code == 403
     login(client, make_user(role="admin"))
     assert client.get("/staff/commissions?status=all&partner_id=99999999999").status_code == 200
+
+
+def test_a_partner_that_is_not_set_up_is_told_so_before_anything_starts(client, db):
+    partner = _partner(plan_id=None)
+    login(client, _partner_user(partner))
+    response = client.get("/partner/customers/new")
+    assert response.status_code == 409 and "plan price" in response.get_data(as_text=True)
+    assert client.post_form("/partner/customers/new", {
+        "name": "Ada", "email": "ada@example.test",
+        "requested_licenses": "1"}).status_code == 409

@@ -280,3 +280,16 @@ def test_archive_customer_is_the_compensation(db):
     assert first["archived_at"] == again["archived_at"]
     # An archived customer's email may be used again.
     CustomerService().create_partner_customer(partner.id, {"name": "A", "email": "a@b.example"})
+
+
+@pytest.mark.parametrize("missing, words", [("license_template_id", "license product"),
+                                            ("plan_id", "plan price")])
+def test_quota_check_stops_a_partner_that_is_not_set_up(db, missing, words):
+    partner = _partner(**{missing: None})
+    with pytest.raises(DomainError, match=words):
+        PartnerService().check_license_quota(partner.id, 1)
+
+
+def test_a_flat_commission_partner_needs_no_plan(db):
+    partner = _partner(plan_id=None, commission_model="flat", commission_rate=Decimal("50"))
+    assert PartnerService().check_license_quota(partner.id, 1)["available"] is True

@@ -20,7 +20,7 @@ from app.portals.partner import bp
 from app.services.customer.partner_customers import CUSTOMER_FIELDS, clean_customer_data
 from app.services.deployment.partner_tenants import (BRANDING_FIELDS, clean_white_label,
                                                      partner_branding_defaults)
-from app.services.partner import PartnerService, inactive_message, pool_message
+from app.services.partner import PartnerService, pool_message, setup_problem
 
 LICENSE_LIMIT = 1000
 
@@ -48,9 +48,10 @@ def _paginate(query):
 @partner_required
 def new_customer():
     partner = _partner()
-    if partner.status != "active":
-        return render_template("partner/provisioning/not_active.html",
-                               partner=partner, message=inactive_message(partner)), 403
+    problem = setup_problem(partner)
+    if problem:
+        return render_template("partner/provisioning/cannot_provision.html", partner=partner,
+                               message=problem), 403 if partner.status != "active" else 409
     if request.method == "GET":
         values = {f: v or "" for f, v in partner_branding_defaults(partner).items()}
         values["custom_domain"] = ""  # a tenant's own domain; the partner's is its own site
