@@ -178,6 +178,10 @@ class PartnerService(Service):
         return base, rate, (base * rate / 100).quantize(CENT)
 
     def _tier_rate(self, partner):
+        # Two commissions of one partner at once must not both see the same count: the
+        # partner row's lock (PostgreSQL; SQLite serializes writers anyway) orders them.
+        self.session.execute(select(Partner.id).where(Partner.id == partner.id)
+                             .with_for_update())
         month_start = datetime(utcnow().year, utcnow().month, 1)
         earlier = self.session.execute(
             select(func.count(CommissionEntry.id)).where(

@@ -273,3 +273,14 @@ def test_a_partner_that_is_not_set_up_is_told_so_before_anything_starts(client, 
     assert client.post_form("/partner/customers/new", {
         "name": "Ada", "email": "ada@example.test",
         "requested_licenses": "1"}).status_code == 409
+
+
+def test_odd_page_numbers_are_not_errors(client):
+    partner = _partner()
+    login(client, _partner_user(partner))
+    for url in ("/partner/pool?page=99999999999999999999", "/partner/commissions?page=-3",
+                "/partner/commissions?page=abc"):
+        assert client.get(url).status_code == 200, url
+    login(client, make_user(role="finance"))
+    assert client.get("/staff/commissions?page=99999999999999999999&status=zzz"
+                      ).status_code == 200

@@ -84,7 +84,8 @@ def _commissions_page(args, errors=None, http_status=200):
         query = query.where(CommissionEntry.partner_id == partner.id)
     page = args.get("page", "1")
     entries = db.paginate(query.order_by(CommissionEntry.id.desc()),
-                          page=int(page) if page.isdigit() and int(page) > 0 else 1,
+                          page=min(max(int(page), 1), 100_000)
+                          if page.isdigit() and len(page) < 10 else 1,
                           per_page=current_app.config["PAGE_SIZE"], error_out=False)
     partners = db.session.execute(select(Partner.id, Partner.company)
                                   .order_by(Partner.company)).all()
