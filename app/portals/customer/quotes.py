@@ -21,8 +21,12 @@ def own_cards():
 
 def card_from_form(vals, errors):
     """A saved card ("pm:<id>") or a new card saved now; None if the card is refused."""
-    if vals.get("payment_method") != "new":
-        return vals.get("payment_method")
+    choice = vals.get("payment_method") or ""
+    if choice != "new":
+        if choice not in {f"pm:{card.id}" for card in own_cards()}:
+            errors["payment_method"] = "Choose one of your cards, or enter a new one."
+            return None
+        return choice
     try:
         method = get_service("billing").save_payment_method(
             current_user.customer_id, vals["card_number"], vals["exp_month"],

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import Customer, RunEvent, StepRun, WorkflowRun
 from app.models.workflows import RUN_STATUSES
 from app.portals.access import has_role, staff_required
-from app.portals.live import stream
+from app.portals.live import run_version, stream
 from app.portals.pagination import filter_by_arg, render_list
 from app.portals.staff import bp
 from app.workflows import engine
@@ -59,6 +59,7 @@ def _timeline(run):
     events = db.session.execute(select(RunEvent).where(RunEvent.run_id == run.id)
                                 .order_by(RunEvent.id.desc()).limit(30)).scalars().all()
     return render_template("staff/runs/_live.html", run=run, steps=steps, events=events,
+                           version=run_version(run.id),
                            titles={s["name"]: s.get("title") for s in run.definition["steps"]},
                            can_signal=has_role(), json=json)
 
@@ -84,7 +85,7 @@ def run_stream(run_id):
     def render():
         db.session.expire_all()
         return _timeline(db.session.get(WorkflowRun, run.id))
-    return stream(f"run:{run.id}", render)
+    return stream(run.id, render)
 
 
 @bp.route("/runs/<int:run_id>/retry", methods=["POST"])
