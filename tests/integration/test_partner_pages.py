@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 from flask import g
 
-from app.models import (AuditEvent, CommissionEntry, License, LicensePoolEvent, Partner,
-                        Tenant)
+from app.models import AuditEvent, CommissionEntry, LicensePoolEvent, Partner, Tenant
 from tests.factories import (make_customer, make_license_template, make_partner, make_plan,
                              make_user)
 

@@ -6,7 +6,7 @@ Branding = the partner's white-label defaults, overridden field by field by the
 """
 from sqlalchemy import select
 
-from app.errors import DomainError, NotFound, ValidationError
+from app.errors import NotFound, ValidationError
 from app.models import Customer, Partner, Tenant
 from app.services.fields import colour_error, domain_error, email_error, image_url_error, \
     summary, text_error
