@@ -23,5 +23,31 @@ def seed_bulk(customers):
     click.echo(f"Added {customers} customers.")
 
 
+license_cli = AppGroup("license", help="License keys and tokens.")
+
+
+@license_cli.command("verify")
+@click.argument("token")
+def license_verify(token):
+    """Check a license token's signature (and whether the license was revoked)."""
+    from app.workflows.registry import get_service
+    payload, problem = get_service("license").verify_token(token)
+    if payload:
+        click.echo(f"license {payload['key']}: {payload['product']}, {payload['seats']} seats, "
+                   f"expires {payload.get('expires_at') or 'never'}")
+    if problem:
+        raise click.ClickException(problem)
+    click.echo("valid")
+
+
+@license_cli.command("public-key")
+def license_public_key():
+    """Print the public key that verifies license tokens offline."""
+    from app.integrations.license_signing import public_key_pem
+    from app.services.license.issuing import signing_key
+    click.echo(public_key_pem(signing_key()), nl=False)
+
+
 def register_cli(app):
     app.cli.add_command(seed_cli)
+    app.cli.add_command(license_cli)
