@@ -8,11 +8,21 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.extensions import get_queue
+from app.extensions import get_queue, get_redis
 from app.models import RunEvent, StepRun, WorkflowRun
 from app.workflows import engine
 from tests.conftest import ROOT, wait_until
 from tests.engine_plugin import count_effects
+
+@pytest.fixture(autouse=True)
+def fresh_counters(app):
+    """The test services count attempts in Redis under the idempotency key; run ids start
+    again at 1 on SQLite after each test, so a test must not see the last one's counts."""
+    with app.app_context():
+        redis = get_redis()
+        for key in redis.scan_iter("enginetest:*"):
+            redis.delete(key)
+
 
 FINAL = ("succeeded", "failed", "compensated", "cancelled", "expired", "declined")
 
@@ -205,8 +215,8 @@ def test_a_worker_killed_mid_step_loses_nothing(db, workers):
     os.kill(horse, signal.SIGKILL)
     os.kill(parent, signal.SIGKILL)
     workers.append(subprocess.Popen(
-        [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url",
-         os.environ["REDIS_URL"], os.environ["RQ_QUEUE"]], cwd=str(ROOT),
+        [sys.executable, "-m", "jobs.worker", "--url", os.environ["REDIS_URL"],
+         os.environ["RQ_QUEUE"]], cwd=str(ROOT),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     finished = wait_for(db, run, timeout=90)
     assert finished.status == "succeeded"
