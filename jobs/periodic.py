@@ -3,6 +3,10 @@
 with a TTL of two intervals keeps several workers from scheduling the same job twice, and
 lets a chain lost with Redis start again on its own.
 
+The chains start when a worker runs its first job and on the web app's first request (a
+fresh Redis with only waiting runs has no job to wake a worker), so a restart of web, workers
+or Redis never leaves the reaper and the deadline sweep unscheduled.
+
 To add one: a line in PERIODIC_JOBS ("dotted.path.to.function", every_seconds)."""
 from datetime import timedelta
 
@@ -22,6 +26,21 @@ def keep_periodic_jobs_scheduled():
             queue.enqueue_in(timedelta(seconds=1), run_periodic, function)
 
 
+_started_in_this_process = False
+
+
+def start_on_first_request():
+    """A before_app_request hook: once per web process, make sure the chains exist."""
+    global _started_in_this_process
+    if _started_in_this_process:
+        return
+    _started_in_this_process = True
+    try:
+        keep_periodic_jobs_scheduled()
+    except Exception:  # no Redis right now: the next worker job schedules them
+        _started_in_this_process = False
+
+
 def run_periodic(function):
     """Run one periodic job, then schedule its next run."""
     import importlib
@@ -39,4 +58,5 @@ def run_periodic(function):
 
 
 def _key(function):
-    return f"lastmile:periodic:{function}"
+    from flask import current_app
+    return f"lastmile:periodic:{current_app.config['RQ_QUEUE']}:{function}"

@@ -15,8 +15,12 @@ from app.portals.pagination import filter_by_arg, render_list
 from app.portals.staff import bp
 from app.workflows import engine
 from app.workflows.definitions import all_workflows
+from jobs.periodic import start_on_first_request
 
 ROLES = ("ops", "sales")
+
+# Keep the reaper and the other periodic jobs scheduled even if no worker has had a job yet.
+bp.before_app_request(start_on_first_request)
 
 
 @bp.route("/runs")
