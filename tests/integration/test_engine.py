@@ -120,18 +120,17 @@ def test_signal_and_timeout_race_exactly_one_wins(db, workers):
     db.session.execute(StepRun.__table__.update().where(StepRun.id == step.id)
                        .values(wait_deadline=datetime.utcnow() - timedelta(seconds=1)))
     db.session.commit()
-    outcomes = {}
-    app = db.get_app() if hasattr(db, "get_app") else None
+    outcomes, run_id, step_id = {}, run.id, step.id  # no ORM object crosses into a thread
     from flask import current_app
     flask_app = current_app._get_current_object()
 
     def signal():
         with flask_app.app_context():
-            outcomes["signal"] = engine.signal_run(run.id, "go", {"value": 1})
+            outcomes["signal"] = engine.signal_run(run_id, "go", {"value": 1})
 
     def timeout():
         with flask_app.app_context():
-            outcomes["timeout"] = engine.wait_timed_out(step.id)
+            outcomes["timeout"] = engine.wait_timed_out(step_id)
 
     threads = [threading.Thread(target=signal), threading.Thread(target=timeout)]
     for thread in threads:
@@ -141,7 +140,6 @@ def test_signal_and_timeout_race_exactly_one_wins(db, workers):
     assert sorted(outcomes.values()) == [False, True]
     finished = wait_for(db, run)
     assert finished.status == ("succeeded" if outcomes["signal"] else "expired")
-    assert app is None or app
 
 
 def test_compensation_runs_in_reverse_order(db, workers):
@@ -210,10 +208,11 @@ def test_a_worker_killed_mid_step_loses_nothing(db, workers):
     running = wait_until(lambda: steps_of(db, run.id)["slow"].lease_owner
                          if steps_of(db, run.id)["slow"].status == "running" else None,
                          timeout=20, message="the slow step to start")
-    horse = int(running.rsplit(":", 1)[1])
-    parent = int(open(f"/proc/{horse}/stat").read().split(")")[1].split()[1])
-    os.kill(horse, signal.SIGKILL)
-    os.kill(parent, signal.SIGKILL)
+    runner = int(running.rsplit(":", 1)[1])
+    parent = int(open(f"/proc/{runner}/stat").read().split(")")[1].split()[1])
+    os.kill(runner, signal.SIGKILL)
+    if parent != os.getpid():  # a forking worker: its work horse ran the step; kill both
+        os.kill(parent, signal.SIGKILL)
     workers.append(subprocess.Popen(
         [sys.executable, "-m", "jobs.worker", "--url", os.environ["REDIS_URL"],
          os.environ["RQ_QUEUE"]], cwd=str(ROOT),
