@@ -1,5 +1,13 @@
-"""Worker bootstrap: one Flask app per worker process, created on first use, so a plain
-`rq worker --with-scheduler` runs Lastmile's jobs with nothing but the environment set."""
+"""Worker bootstrap: one Flask app per worker process.
+
+`python -m jobs.worker [--url REDIS_URL] [QUEUE ...]` is an RQ worker with its scheduler that
+creates the app once and runs each job in its own process (rq.SimpleWorker): a step is a few
+short database transactions, and forking a work horse per step (with cold connections and
+cold SQL caches) cost several times the step itself (see bench/engine_overhead.py). A worker
+that dies mid-step loses nothing: the reaper takes the step up again. A plain
+`rq worker --with-scheduler` also runs Lastmile's jobs, forking per job."""
+import argparse
+import os
 from contextlib import contextmanager
 
 _app = None
@@ -20,3 +28,29 @@ def get_app():
 def app_context():
     with get_app().app_context():
         yield
+
+
+def main():
+    parser = argparse.ArgumentParser(description="An RQ worker (with its scheduler) for "
+                                                 "Lastmile's jobs.")
+    parser.add_argument("--url", default=os.environ.get("REDIS_URL"))
+    parser.add_argument("--name")
+    parser.add_argument("queues", nargs="*")
+    args = parser.parse_args()
+    if args.url:
+        os.environ["REDIS_URL"] = args.url
+    app = get_app()
+    from rq import SimpleWorker
+
+    from app.extensions import get_redis
+    with app.app_context():
+        queues = args.queues or [app.config["RQ_QUEUE"]]
+        connection = get_redis()
+    SimpleWorker(queues, connection=connection, name=args.name).work(with_scheduler=True)
+
+
+if __name__ == "__main__":
+    # Run from the imported module, not from __main__: the jobs find the app preloaded in
+    # jobs.worker's own globals.
+    from jobs.worker import main as run
+    run()

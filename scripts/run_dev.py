@@ -19,8 +19,8 @@ def main():
     env.setdefault("PUBLIC_BASE_URL", f"http://{HOST}:{PORT}")
     queue = env.get("RQ_QUEUE", "lastmile")
     processes = [
-        subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler",
-                          "--url", env["REDIS_URL"], queue], env=env),
+        subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", env["REDIS_URL"],
+                          queue], env=env),
         subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "run",
                           "--host", HOST, "--port", PORT, "--no-reload"], env=env),
     ]

@@ -155,7 +155,7 @@ def workers(app):
     """Two real RQ workers with the scheduler, on the test queue, for the whole session."""
     env = dict(os.environ)
     processes = [subprocess.Popen(
-        [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", REDIS_URL,
+        [sys.executable, "-m", "jobs.worker", "--url", REDIS_URL,
          "--name", f"test-worker-{os.getpid()}-{i}", os.environ["RQ_QUEUE"]],
         cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for i in range(2)]
