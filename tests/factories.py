@@ -99,7 +99,8 @@ def make_subscription(customer=None, plan=None, period_end=None, **fields):
     plan = plan or make_plan()
     period_end = period_end or date.today() + timedelta(days=20)
     fields.setdefault("current_period_start", period_end - timedelta(days=365))
-    return _save(Subscription(customer_id=customer.id, plan_id=plan.id, status="active",
+    fields.setdefault("status", "active")
+    return _save(Subscription(customer_id=customer.id, plan_id=plan.id,
                               current_period_end=period_end, **fields))
 
 

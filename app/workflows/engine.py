@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 FINISHED = {"succeeded", "failed", "compensated", "cancelled", "expired", "declined"}
 BACKOFF_BASE_SECONDS = 2
 BACKOFF_CAP_SECONDS = 300
+# A timed-out attempt records its own retry; the reaper leaves it this long to do so.
+LEASE_GRACE_SECONDS = 5
 
 
 # ---------------------------------------------------------------- starting a run
@@ -477,7 +479,8 @@ def reap_stale_steps():
     expired, queued steps whose job never came, waits whose deadline passed."""
     now = utcnow()
     stale = db.session.execute(select(StepRun.id, StepRun.lease_expires_at).where(
-        StepRun.status == "running", StepRun.lease_expires_at < now)).all()
+        StepRun.status == "running",
+        StepRun.lease_expires_at < now - timedelta(seconds=LEASE_GRACE_SECONDS))).all()
     for step_id, expired_at in stale:
         taken = db.session.execute(
             update(StepRun).where(StepRun.id == step_id, StepRun.status == "running",
@@ -586,7 +589,10 @@ def _publish(run_id):
 
 def _enqueue(function, step_id, delay=None, at=None):
     queue = get_queue()
-    timeout = max(60, current_app.config["STEP_LEASE_SECONDS"] * 4)
+    # A step attempt may not outlive its lease: RQ stops it at the lease's end (a timeout,
+    # retried like any), so a lease that expired means the worker is gone, and the reaper
+    # never starts a second attempt beside one that is still running.
+    timeout = current_app.config["STEP_LEASE_SECONDS"]
     if at is not None:  # RQ reads a naive time as local time: say it is UTC
         queue.enqueue_at(at.replace(tzinfo=timezone.utc), function, step_id,
                          job_timeout=timeout)

@@ -210,3 +210,17 @@ def test_a_worker_killed_mid_step_loses_nothing(db, workers):
     step = steps_of(db, run.id)["slow"]
     assert step.attempts >= 2  # the killed attempt, then the one the reaper queued
     assert count_effects(db.session, "slow") == 1
+
+
+def test_an_attempt_that_outlives_its_lease_is_stopped_and_retried(db, workers):
+    """STEP_LEASE_SECONDS is 10 in the tests: the first attempt sleeps 25 s, RQ stops it at the
+    lease's end, and the retry (not a second attempt beside the first) finishes the step."""
+    run = engine.start_run("test_slow", {"seconds": 25})
+    finished = wait_for(db, run, timeout=60)
+    assert finished.status == "succeeded"
+    step = steps_of(db, run.id)["slow"]
+    assert step.attempts == 2
+    assert count_effects(db.session, "slow") == 1
+    kinds = db.session.execute(select(RunEvent.kind).where(
+        RunEvent.run_id == run.id, RunEvent.step_name == "slow")).scalars().all()
+    assert "step.retrying" in kinds and "step.requeued" not in kinds

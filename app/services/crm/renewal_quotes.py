@@ -15,8 +15,10 @@ def renewal_price(subscription, term):
     """(monthly price, gross, discount percent, discount amount, total) for `term` months."""
     plan = subscription.plan
     cycle_price = Decimal(subscription.custom_price or plan.price)
-    monthly = (cycle_price / CYCLE_MONTHS[plan.billing_cycle]).quantize(CENT, ROUND_HALF_UP)
-    gross = monthly * term
+    cycle_months = CYCLE_MONTHS[plan.billing_cycle]
+    monthly = (cycle_price / cycle_months).quantize(CENT, ROUND_HALF_UP)
+    # Rounded once at the end: a year of an annual plan costs exactly its annual price.
+    gross = (cycle_price * term / cycle_months).quantize(CENT, ROUND_HALF_UP)
     percent = Decimal(str((plan.term_discounts or {}).get(str(term), 0)))
     discount = (gross * percent / 100).quantize(CENT, ROUND_HALF_UP)
     return monthly, gross, percent, discount, gross - discount
@@ -42,9 +44,9 @@ class RenewalQuotesMixin:
                           valid_until=utcnow() + timedelta(days=QUOTE_VALID_DAYS),
                           sent_at=utcnow(), workflow_run_id=workflow_run_id,
                           created_by_key=idempotency_key)
-            quote.lines = [QuoteLine(kind="plan", plan_id=plan.id, quantity=renewal_term,
+            quote.lines = [QuoteLine(kind="plan", plan_id=plan.id, quantity=1,
                                      description=f"{plan.name}, {renewal_term} months",
-                                     unit_price=monthly, recurring=True, amount=gross)]
+                                     unit_price=gross, recurring=True, amount=gross)]
             if discount:
                 quote.lines.append(QuoteLine(kind="discount", quantity=1,
                                              description=f"{percent}% off a {renewal_term}-"
