@@ -6,6 +6,7 @@ area-north) with status active. Allocation asks NetBox for the prefix's next ava
 deletes that IP address. A full prefix (409) is a business error; timeouts and 5xx retry."""
 import pynetbox
 import requests
+from pynetbox.core.query import AllocationError
 
 from app.errors import Conflict, DomainError, TransientError
 
@@ -26,6 +27,9 @@ def _with_timeout(request, seconds):
 
 
 def _translate(error):
+    if isinstance(error, AllocationError):  # pynetbox's name for NetBox's 409 here
+        return Conflict(f"NetBox has no free address left in that prefix "
+                        f"({error.req.json().get('detail', 'prefix full')}).")
     if isinstance(error, pynetbox.RequestError):
         status = error.req.status_code
         if status == 409:
@@ -50,7 +54,7 @@ def allocate_ip(config, area, customer_number, description):
         return {"ip_id": address.id, "prefix_id": prefix.id,
                 "address": str(address.address).split("/")[0], "gateway": gateway,
                 "vlan_id": vlan}
-    except (pynetbox.RequestError, requests.RequestException) as error:
+    except (AllocationError, pynetbox.RequestError, requests.RequestException) as error:
         raise _translate(error) from error
 
 

@@ -1,5 +1,5 @@
 """What every domain service shares: a session, and `once`, which makes a call idempotent."""
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -38,6 +38,15 @@ class Service:
         except BaseException:
             self.session.rollback()
             raise
+
+    def lock_row(self, model, **where):
+        """The row, locked until this transaction ends. A no-op UPDATE rather than SELECT ...
+        FOR UPDATE, because it locks on both databases: PostgreSQL locks the row, SQLite takes
+        its write lock; either way, what is read next includes every commit made before."""
+        column = next(iter(where))
+        self.session.execute(update(model).filter_by(**where).values(
+            {column: getattr(model, column)}))
+        return self.session.execute(select(model).filter_by(**where)).scalar_one_or_none()
 
     def _effect(self, key):
         return self.session.execute(

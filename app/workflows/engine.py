@@ -160,26 +160,36 @@ def advance(run_id):
 
 def execute_step(step_id):
     """One attempt of one step (the RQ job's body)."""
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    lease = current_app.config["STEP_LEASE_SECONDS"]
-    claimed = db.session.execute(
-        update(StepRun).where(StepRun.id == step_id, StepRun.status == "queued")
-        .values(status="running", lease_owner=owner, attempts=StepRun.attempts + 1,
-                lease_expires_at=utcnow() + timedelta(seconds=lease), started_at=utcnow())
-    ).rowcount
-    db.session.commit()
-    if not claimed:
-        return  # a duplicate delivery, or the step was cancelled meanwhile
     step = db.session.get(StepRun, step_id, populate_existing=True)
+    if step is None or step.status != "queued":
+        return  # a duplicate delivery, or the step was cancelled meanwhile
     run = step.run
     compensation = step.kind == "compensation"
     spec = _compensation_spec(run, step) if compensation else _definitions(run)[step.name]
     operation = spec["operation"]
     try:
-        params = resolve(spec["params"], _scope(run))
+        params, bad_definition = resolve(spec["params"], _scope(run)), None
     except Exception as error:  # a definition bug: no retry will fix it
-        return _step_failed(run, step, owner, error, retry=False)
-    _record(run, step, "step.running", params=params)
+        params, bad_definition = None, error
+    # The claim: queued -> running with our lease, in the same commit as its event.
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    lease = current_app.config["STEP_LEASE_SECONDS"]
+    attempt = step.attempts + 1
+    claimed = db.session.execute(
+        update(StepRun).where(StepRun.id == step_id, StepRun.status == "queued")
+        .values(status="running", lease_owner=owner, attempts=StepRun.attempts + 1,
+                params=mask(params), lease_expires_at=utcnow() + timedelta(seconds=lease),
+                started_at=utcnow())
+    ).rowcount
+    if not claimed:
+        db.session.rollback()
+        return  # another delivery of this job claimed it first
+    _event(run, "step.running", step.name, f"Attempt {attempt}")
+    db.session.commit()
+    _publish(run.id)
+    step = db.session.get(StepRun, step_id, populate_existing=True)
+    if bad_definition is not None:
+        return _step_failed(run, step, owner, bad_definition, retry=False)
     try:
         result = _call(operation, params, _idempotency_key(run, step))
         missing = [] if compensation else [k for k in spec["returns"] if k not in result]
@@ -195,12 +205,13 @@ def execute_step(step_id):
         db.session.rollback()
         return  # our lease was taken over; the other attempt owns the step now
     _event(run, "step.succeeded", step.name, data={"result": mask(result)})
-    db.session.commit()
-    _publish(run.id)
+    # The success commits together with the next step's queueing (one transaction, not two).
     if compensation:
         advance_compensation(run.id)
     else:
         advance(run.id)
+    db.session.commit()
+    _publish(run.id)
 
 
 def _call(operation, params, idempotency_key):
@@ -564,14 +575,6 @@ def _cas_run(run, *from_status, **values):
         for key, value in values.items():
             setattr(run, key, value)
     return changed
-
-
-def _record(run, step, kind, params):
-    db.session.execute(update(StepRun).where(StepRun.id == step.id)
-                       .values(params=mask(params)))
-    _event(run, kind, step.name, f"Attempt {step.attempts}")
-    db.session.commit()
-    _publish(run.id)
 
 
 def _event(run, kind, step_name, message=None, data=None):

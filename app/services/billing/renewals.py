@@ -82,9 +82,7 @@ class RenewalsMixin:
         """From the current period end (not today), by calendar months; the renewal is
         recorded under its quote (unique), so it is never applied twice."""
         def produce():
-            subscription = self.session.execute(
-                select(Subscription).where(Subscription.id == subscription_id)
-                .with_for_update()).scalar_one_or_none()
+            subscription = self.lock_row(Subscription, id=subscription_id)
             if subscription is None:
                 raise NotFound(f"Subscription {subscription_id} does not exist.")
             if quote_id and self.session.execute(select(SubscriptionRenewal).filter_by(

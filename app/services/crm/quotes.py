@@ -1,6 +1,4 @@
 """Accepting a quote (W2 step 1)."""
-from sqlalchemy import select
-
 from app.errors import DomainError, NotFound
 from app.models import Quote, utcnow
 
@@ -20,8 +18,7 @@ class QuotesMixin:
 
     def accept_quote(self, quote_id, accepted_by, *, idempotency_key=None):
         def produce():
-            quote = self.session.execute(select(Quote).where(Quote.id == quote_id)
-                                         .with_for_update()).scalar_one_or_none()
+            quote = self.lock_row(Quote, id=quote_id)
             if quote is None:
                 raise NotFound(f"Quote {quote_id} does not exist.")
             problem = acceptance_problem(quote)

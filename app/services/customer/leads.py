@@ -21,8 +21,7 @@ class LeadConversionMixin:
     def convert_lead(self, lead_id, require_qualified=True, created_by_key=None):
         """The customer made from the lead, with its first portal user (invited later by
         email). The lead row is locked so two conversions cannot both win."""
-        lead = self.session.execute(select(Lead).where(Lead.id == lead_id)
-                                    .with_for_update()).scalar_one_or_none()
+        lead = self.lock_row(Lead, id=lead_id)
         if lead is None:
             raise NotFound(f"Lead {lead_id} does not exist.")
         if lead.converted_customer_id:

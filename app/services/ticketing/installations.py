@@ -1,7 +1,6 @@
 """Installation appointments (W5 step 4) and the technician's completion, which resumes the
 waiting run. A technician never has two overlapping appointments: the booking locks the
-technician's profile row (PostgreSQL: SELECT ... FOR UPDATE; SQLite: writes are serialized)
-before it checks for an overlap and inserts."""
+technician's profile row before it checks for an overlap and inserts."""
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
@@ -86,8 +85,8 @@ class InstallationsMixin:
         return self.session.execute(query.limit(1)).first() is not None
 
     def _lock_technician(self, technician_id):
-        return self.session.execute(select(TechnicianProfile).where(
-            TechnicianProfile.user_id == technician_id).with_for_update()).scalar_one_or_none()
+        """The overlap check that follows sees every booking committed before it."""
+        return self.lock_row(TechnicianProfile, user_id=technician_id)
 
     def _book(self, customer, profile, starts_at, address, service_id, device_serial,
               workflow_run_id, idempotency_key):
