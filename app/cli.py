@@ -48,6 +48,18 @@ def license_public_key():
     click.echo(public_key_pem(signing_key()), nl=False)
 
 
+radius_cli = AppGroup("radius", help="FreeRADIUS tables.")
+
+
+@radius_cli.command("init-db")
+def radius_init_db():
+    """Create the rad* tables in RADIUS_DATABASE_URL's database."""
+    from app.workflows.registry import get_service
+    get_service("radius").create_schema()
+    click.echo("RADIUS tables ready.")
+
+
 def register_cli(app):
     app.cli.add_command(seed_cli)
     app.cli.add_command(license_cli)
+    app.cli.add_command(radius_cli)

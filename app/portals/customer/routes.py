@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Invoice, License, Quote, Subscription, Ticket
+from app.models import Invoice, License, Quote, Subscription, Ticket, WorkflowRun
 from app.portals.access import customer_required, get_own_or_404
 from app.portals.customer import bp
 from app.portals.pagination import render_list
@@ -59,8 +59,14 @@ def subscription_detail(subscription_id):
                                   customer_id=current_user.customer_id)
     eligible, reasons, _ = get_service("billing").renewal_status(subscription,
                                                                 current_user.customer_id)
+    open_renewal = db.session.execute(select(WorkflowRun.id).where(
+        WorkflowRun.workflow == "customer_renewal_process",
+        WorkflowRun.customer_id == current_user.customer_id,
+        WorkflowRun.status.in_(("pending", "running", "waiting")),
+        WorkflowRun.inputs["subscription_id"].as_integer() == subscription.id)).scalar()
     return render_template("customer/subscription_detail.html", subscription=subscription,
-                           renewable=eligible, renewal_reasons=reasons)
+                           renewable=eligible, renewal_reasons=reasons,
+                           open_renewal=open_renewal)
 
 
 @bp.route("/invoices")

@@ -9,8 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from app.errors import DomainError
 from app.extensions import db
-from app.models import (Appointment, Customer, Plan, RadCheck, RadReply, RadUserGroup,
-                        ServiceInstance, SiteSurvey, User)
+from app.models import Appointment, Customer, Plan, ServiceInstance, SiteSurvey, User
 from app.portals.access import get_own_or_404, staff_required
 from app.portals.pagination import render_list, search
 from app.portals.staff import bp
@@ -172,14 +171,6 @@ def services():
 @staff_required("ops")
 def service_detail(service_id):
     service = db.get_or_404(ServiceInstance, service_id)
-    username = service.pppoe_username
-    rows = {
-        "radcheck": db.session.execute(select(RadCheck).filter_by(username=username)
-                                       .order_by(RadCheck.id)).scalars().all(),
-        "radreply": db.session.execute(select(RadReply).filter_by(username=username)
-                                       .order_by(RadReply.id)).scalars().all(),
-        "radusergroup": db.session.execute(select(RadUserGroup).filter_by(username=username)
-                                           ).scalars().all(),
-    }
+    rows = get_service("radius").rows(service.pppoe_username)
     return render_template("staff/field/service.html", service=service, rows=rows,
                            mask=MASK)

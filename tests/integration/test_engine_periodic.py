@@ -1,0 +1,31 @@
+"""Periodic jobs: kept scheduled on RQ's scheduler, once per queue whatever the number of
+workers and web processes, and started by the first web request as well as by workers."""
+from rq.registry import ScheduledJobRegistry
+
+from app.extensions import get_queue, get_redis
+from jobs import periodic
+
+
+def _scheduled_functions():
+    queue = get_queue()
+    registry = ScheduledJobRegistry(queue=queue)
+    return sorted(queue.fetch_job(job_id).args[0] for job_id in registry.get_job_ids())
+
+
+def _forget_schedule():
+    redis, queue = get_redis(), get_queue()
+    for key in redis.scan_iter("lastmile:periodic:*"):
+        redis.delete(key)
+    registry = ScheduledJobRegistry(queue=queue)
+    for job_id in registry.get_job_ids():
+        registry.remove(job_id, delete_job=True)
+
+
+def test_the_first_web_request_schedules_each_periodic_job_once(app, client, monkeypatch):
+    _forget_schedule()
+    monkeypatch.setattr(periodic, "_started_in_this_process", False)
+    assert client.get("/staff/login").status_code == 200
+    client.get("/staff/login")  # later requests, and other processes, add nothing
+    periodic.keep_periodic_jobs_scheduled()
+    assert _scheduled_functions() == sorted(periodic.PERIODIC_JOBS)
+    _forget_schedule()
