@@ -24,8 +24,10 @@ def _forget_schedule():
 def test_the_first_web_request_schedules_each_periodic_job_once(app, client, monkeypatch):
     _forget_schedule()
     monkeypatch.setattr(periodic, "_started_in_this_process", False)
+    assert _scheduled_functions() == []
     assert client.get("/staff/login").status_code == 200
-    client.get("/staff/login")  # later requests, and other processes, add nothing
+    assert _scheduled_functions() == sorted(periodic.PERIODIC_JOBS)
+    client.get("/staff/login")  # later requests, and workers starting, add nothing
     periodic.keep_periodic_jobs_scheduled()
     assert _scheduled_functions() == sorted(periodic.PERIODIC_JOBS)
     _forget_schedule()
