@@ -200,18 +200,29 @@ def execute_step(step_id):
     except Exception as error:  # transient, timeout or unexpected: worth another attempt
         db.session.rollback()
         return _step_failed(run, step, owner, error, retry=True)
-    if not _cas(step, "running", lease_owner=owner, status="succeeded", result=mask(result),
-                finished_at=utcnow(), error_type=None, error_message=None):
+    if not _succeeded(run, step, owner, result):
         db.session.rollback()
         return  # our lease was taken over; the other attempt owns the step now
-    _event(run, "step.succeeded", step.name, data={"result": mask(result)})
     # The success commits together with the next step's queueing (one transaction, not two).
-    if compensation:
-        advance_compensation(run.id)
-    else:
-        advance(run.id)
+    try:
+        advance_compensation(run.id) if compensation else advance(run.id)
+    except Exception:
+        # Keep the step's success (its effect happened) even if moving on failed.
+        db.session.rollback()
+        if _succeeded(run, step, owner, result):
+            db.session.commit()
+            _publish(run.id)
+        raise
     db.session.commit()
     _publish(run.id)
+
+
+def _succeeded(run, step, owner, result):
+    if not _cas(step, "running", lease_owner=owner, status="succeeded", result=mask(result),
+                finished_at=utcnow(), error_type=None, error_message=None):
+        return False
+    _event(run, "step.succeeded", step.name, data={"result": mask(result)})
+    return True
 
 
 def _call(operation, params, idempotency_key):
