@@ -40,7 +40,11 @@ def main():
     if args.url:
         os.environ["REDIS_URL"] = args.url
     app = get_app()
+    import logging
+
     from rq import SimpleWorker
+    # The reaper runs every 20 s: only what went wrong is worth a line (runs show the rest).
+    logging.getLogger("rq.worker").setLevel(logging.WARNING)
 
     from app.extensions import get_redis
     with app.app_context():
