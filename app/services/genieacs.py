@@ -2,7 +2,8 @@
 with the customer, push PPPoE credentials and Wi-Fi settings with a connection request.
 
 Without GENIEACS_URL the step records the tasks an operator must apply on the ServiceInstance
-(status "pending_operator"), visible on the ops service page."""
+(status "pending_operator"); the run then waits until an operator has configured the CPE by
+hand and says so on the ops service page."""
 from flask import current_app
 
 from app.errors import NotFound
@@ -12,6 +13,8 @@ from app.services.base import Service
 
 PPP = "InternetGatewayDevice.WANDevice.1.WANConnectionDevice.1.WANPPPConnection.1"
 WIFI = "InternetGatewayDevice.LANDevice.1.WLANConfiguration.1"
+# What a CPE gets (TR-069 paths), also listed for an operator configuring one by hand.
+CPE_PARAMETERS = (f"{PPP}.Username", f"{PPP}.Password", f"{WIFI}.SSID", f"{WIFI}.BeaconType")
 CONFIG_TEMPLATES = {
     "default": {"ssid_suffix": "", "security": "11i"},
     "business": {"ssid_suffix": "-Office", "security": "11i"},

@@ -55,6 +55,7 @@ class Wait:
     # other signals that end the run: {"quote_declined": {"status": "declined",
     #                                   "call": Call(...)}}
     end_signals: dict = field(default_factory=dict)
+    when: tuple | None = None  # as Step.when: false skips the wait
     kind: str = "wait"
 
 

@@ -137,15 +137,15 @@ def advance(run_id):
         if step.status != "pending":
             return  # queued, running or waiting: someone is on it
         spec = definition[step.name]
-        if spec["kind"] == "wait":
-            _enter_wait(run, step, spec)
-            return
         if spec.get("when") and not condition_holds(spec["when"], _scope(run)):
             if _cas(step, "pending", status="skipped", finished_at=utcnow()):
                 _event(run, "step.skipped", step.name, "Condition not met: skipped")
                 db.session.commit()
                 _publish(run.id)
             continue
+        if spec["kind"] == "wait":
+            _enter_wait(run, step, spec)
+            return
         if _cas(step, "pending", status="queued", next_attempt_at=utcnow()):
             _event(run, "step.queued", step.name)
             db.session.commit()

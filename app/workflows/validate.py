@@ -27,6 +27,8 @@ def validate(workflow):
         where = f"{workflow.name}, step {step.name}"
         if step.kind == "wait":
             _check_refs(where, [step.deadline], inputs, returned)
+            if step.when:
+                _check_refs(where, [step.when[0], step.when[2]], inputs, returned)
             calls = [step.on_timeout] + [end.get("call") for end in step.end_signals.values()]
             for call in filter(None, calls):
                 _check_call(where, call.operation, call.params, services, inputs, returned)

@@ -8,7 +8,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.models import Appointment, IpAddress, IpPool, Team, Tenant
+from app.models import (Appointment, IpAddress, IpPool, ServiceInstance, StepRun, Team,
+                        Tenant)
+from tests.conftest import wait_until
 from tests.factories import (PASSWORD, make_customer, make_lead, make_license_template,
                              make_partner, make_plan, make_quote, make_site_survey,
                              make_subscription, make_technician, make_user)
@@ -188,5 +190,16 @@ def test_dispatcher_schedules_and_technician_completes_the_job(page, db, workers
     expect(field.locator(".flash")).to_contain_text("completed")
     field.screenshot(path="/tmp/shot_jobs_phone.png")
     phone.close()
+    # No GenieACS here: ops configures the CPE by hand and says so on the service page.
+    service = db.session.execute(select(ServiceInstance)).scalar_one()
+
+    def operator_wait():
+        db.session.expire_all()
+        return db.session.execute(select(StepRun.status).filter_by(
+            name="await_cpe_configuration")).scalar() == "waiting"
+    wait_until(operator_wait, timeout=60, message="the run to wait for the operator")
+    page.goto(f"/staff/services/{service.id}")
+    page.click("text=Mark CPE configured")
+    expect(page.locator(".flash")).to_contain_text("switched on")
     page.goto(run_url)
     expect(page.locator("#run-live .badge").first).to_have_text("succeeded", timeout=LIVE)

@@ -299,6 +299,11 @@ def test_installation_to_live_service(db, workers):
     assert password not in repr([(s.params, s.result) for s in
                                  db.session.execute(select(StepRun)).scalars()])
     get_service("ticketing").complete_job(appointment.id, technician, "CPE-123", "All good")
+    # No GenieACS here: the run waits for an operator to configure the CPE by hand.
+    wait_until(lambda: step(db, run, "await_cpe_configuration").status == "waiting",
+               timeout=60, message="the operator wait")
+    assert step(db, run, "provision_device").result["status"] == "pending_operator"
+    assert engine.signal_run(run.id, "cpe_configured", {})
     assert finish(db, run).status == "succeeded", finish(db, run).error
     db.session.expire_all()
     service = db.session.get(ServiceInstance, service.id)

@@ -9,12 +9,14 @@ from sqlalchemy.orm import selectinload
 
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Appointment, Customer, Plan, ServiceInstance, SiteSurvey, User
+from app.models import (Appointment, Customer, Plan, ServiceInstance, SiteSurvey, StepRun,
+                        User)
 from app.portals.access import get_own_or_404, staff_required
 from app.portals.pagination import render_list, search
 from app.portals.staff import bp
 from app.portals.wizards import error_details, form_page, go, values
-from app.workflows.engine import start_run
+from app.services.genieacs import CPE_PARAMETERS
+from app.workflows.engine import signal_run, start_run
 from app.workflows.registry import get_service
 from app.workflows.secrets import MASK
 
@@ -173,4 +175,31 @@ def service_detail(service_id):
     service = db.get_or_404(ServiceInstance, service_id)
     rows = get_service("radius").rows(service.pppoe_username)
     return render_template("staff/field/service.html", service=service, rows=rows,
-                           mask=MASK)
+                           mask=MASK, waiting_run=_run_waiting_for_cpe(service),
+                           parameters=CPE_PARAMETERS)
+
+
+def _run_waiting_for_cpe(service):
+    """The installation run of this service, if it waits for an operator to configure the
+    CPE by hand (no GenieACS configured)."""
+    run_id = db.session.execute(select(Appointment.workflow_run_id).where(
+        Appointment.service_instance_id == service.id,
+        Appointment.workflow_run_id.isnot(None))).scalars().first()
+    if run_id is None:
+        return None
+    waiting = db.session.execute(select(StepRun.id).where(
+        StepRun.run_id == run_id, StepRun.name == "await_cpe_configuration",
+        StepRun.status == "waiting")).first()
+    return run_id if waiting else None
+
+
+@bp.route("/services/<int:service_id>/cpe-configured", methods=["POST"])
+@staff_required("ops")
+def cpe_configured(service_id):
+    service = db.get_or_404(ServiceInstance, service_id)
+    run_id = _run_waiting_for_cpe(service)
+    if run_id and signal_run(run_id, "cpe_configured", {"by": current_user.name}):
+        flash("Thank you: the service is being switched on.")
+    else:
+        flash("This service is not waiting for a manual CPE configuration.", "error")
+    return go(url_for("staff.service_detail", service_id=service.id))

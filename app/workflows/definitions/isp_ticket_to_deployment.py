@@ -5,7 +5,7 @@ SERVICE = "${steps.allocate_resources.service_id}"
 
 WORKFLOW = Workflow(
     name="isp_ticket_to_deployment",
-    version=1,
+    version=2,
     title="Installation ticket to live service",
     inputs=(
         Input("customer_id", "int"),
@@ -48,6 +48,11 @@ WORKFLOW = Workflow(
               "config_template": "${ctx.config_template}"},
              returns=("device_id", "tasks", "status"),
              max_attempts=8),
+        # Without GenieACS, an operator applies the recorded settings by hand and says so
+        # on the service's page ("Mark CPE configured").
+        Wait("await_cpe_configuration", signal="cpe_configured", returns=(),
+             when=("${steps.provision_device.status}", "==", "pending_operator"),
+             timeout_seconds=7 * 24 * 3600, timeout_status="failed"),
         Step("activate_service", "billing.activate_service",
              {"customer_id": CUSTOMER, "service_id": SERVICE},
              returns=("status", "activated_at")),
