@@ -102,14 +102,24 @@ def db(app):
 
 
 def _empty_tables(database):
+    from sqlalchemy.exc import OperationalError
     tables = [t.name for t in reversed(database.metadata.sorted_tables)]
-    with database.engine.begin() as conn:
-        if IS_POSTGRES:
-            conn.exec_driver_sql(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
-        else:
-            for table in tables:
-                conn.exec_driver_sql(f'DELETE FROM "{table}"')
+    # The workers' reaper may be reading while we empty the tables; PostgreSQL may then pick
+    # the TRUNCATE as a deadlock's victim (and SQLite may say it is busy): try again.
+    for attempt in range(5):
+        try:
+            with database.engine.begin() as conn:
+                if IS_POSTGRES:
+                    conn.exec_driver_sql(
+                        "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+                else:
+                    for table in tables:
+                        conn.exec_driver_sql(f'DELETE FROM "{table}"')
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
 
 
 class PortalClient:
