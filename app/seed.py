@@ -5,7 +5,7 @@ and customers whose subscriptions come up for renewal this month.
 Idempotent: every record is found by a natural key (code, email, number, prefix) before it is
 created, so running it twice changes nothing."""
 import ipaddress
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta

@@ -152,7 +152,7 @@ def test_partner_provisions_a_customer_and_opens_the_branded_tenant(page, db, wo
 
 def test_dispatcher_schedules_and_technician_completes_the_job(page, db, workers, browser,
                                                               live_server):
-    plan = make_plan(kind="internet", code="fibre-e2e", name="Fibre E2E")
+    make_plan(kind="internet", code="fibre-e2e", name="Fibre E2E")
     customer = make_customer(service_area="north", name="Willow Studio")
     make_site_survey(customer)
     technician = make_technician(areas=("north",))
@@ -176,7 +176,7 @@ def test_dispatcher_schedules_and_technician_completes_the_job(page, db, workers
     job = db.session.execute(select(Appointment)).scalar_one()
     # The dispatcher moves the job to the other technician the same day.
     page.goto(f"/staff/dispatch?week={job.starts_at.date().isoformat()}")
-    page.click(f"summary:has-text('Willow Studio')")
+    page.click("summary:has-text('Willow Studio')")
     page.select_option("select[name=technician_id]", str(other.id))
     page.click("text=Move")
     expect(page.locator(".flash")).to_contain_text("moved")

@@ -1,12 +1,10 @@
 """A stock Debian FreeRADIUS, pointed at the test database by deploy/freeradius/configure.sh,
 authenticates the subscribers the installation workflow provisions (real Access-Requests with
 radclient), and rejects them again once the run is cancelled."""
-import os
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.errors import DomainError, NotFound, TransientError, ValidationError
-from app.models import (Customer, Lead, License, Notification, Order, Payment, Subscription,
+from app.models import (Customer, License, Notification, Order, Payment, Subscription,
                         Team, Tenant, Ticket, User)
 from app.workflows.registry import get_service
 from tests.factories import (make_customer, make_lead, make_license_template, make_plan,

@@ -107,7 +107,7 @@ def test_an_inactive_partner_cannot_provision(client, status):
 # --- who may see what ----------------------------------------------------------------------
 
 def test_partner_pages_refuse_other_portals(client):
-    partner = _partner()
+    _partner()
     customer_user = make_user(portal="customer", customer_id=make_customer().id)
     for user in (make_user(role="admin"), customer_user):
         login(client, user)

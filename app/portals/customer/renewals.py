@@ -4,13 +4,12 @@ from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.errors import DomainError
 from app.extensions import db
 from app.models import Quote, Subscription, WorkflowRun
 from app.portals.access import customer_required, get_own_or_404
 from app.portals.customer import bp
 from app.portals.customer.quotes import card_from_form, own_cards
-from app.portals.wizards import error_details, form_page, go, values
+from app.portals.wizards import form_page, go, values
 from app.services.crm.quotes import acceptance_problem
 from app.services.crm.renewal_quotes import RENEWAL_TERMS, renewal_price
 from app.workflows.engine import signal_run, start_run

@@ -1,7 +1,7 @@
 """Staff: dashboard and the list/detail pages of the main entities, each the same shape."""
 from decimal import Decimal
 
-from flask import abort, render_template, url_for
+from flask import render_template, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
