@@ -5,7 +5,11 @@
   POST /devices/<id>/tasks?connection_request&timeout=3000   push a task
 Task answers: 200 = done on the device; 202 = queued (device offline, or it faulted):
 not done, so a TransientError and the engine retries with backoff. Device ids contain
-characters such as '-' and '%', so they are always percent-encoded in paths."""
+characters such as '-' and '%', so they are always percent-encoded in paths.
+
+A lost reply needs no marker here: both effects are harmless when sent again. Tags are a set
+on the ACS ($addToSet), and a setParameterValues sets the same values again; so a retry
+after a timeout or a 5xx simply sends both again."""
 import json
 from urllib.parse import quote
 

@@ -9,6 +9,13 @@ from app.models import Customer, IpAddress, IpPool, Plan, ServiceInstance, utcno
 from app.services.base import Service
 
 
+def netbox_marker(service):
+    """What marks a service's addresses in NetBox, known before the first call and on every
+    retry: the step's idempotency key (a lost reply's retry finds the address it got), else
+    the PPPoE username (unique, and the same again when a person's attempt is repeated)."""
+    return f"lastmile:{(service.created_by_key or service.pppoe_username).replace(' ', '_')}"
+
+
 class NetworkService(Service):
     name = "network"
 
@@ -33,7 +40,8 @@ class NetworkService(Service):
             config = current_app.config
             if config.get("NETBOX_URL"):
                 found = netbox.allocate_ip(config, customer.service_area, customer.number,
-                                           f"{customer.number} {service.pppoe_username}")
+                                           f"{customer.number} {service.pppoe_username}",
+                                           netbox_marker(service))
                 service.netbox_ip_id, service.netbox_prefix_id = found["ip_id"], found["prefix_id"]
                 address, gateway, vlan = found["address"], found["gateway"], found["vlan_id"]
             else:
@@ -73,7 +81,8 @@ class NetworkService(Service):
             if service is None:
                 raise NotFound(f"Service {service_id} does not exist.")
             if service.netbox_ip_id:
-                netbox.release_ip(current_app.config, service.netbox_ip_id)
+                netbox.release_ip(current_app.config, netbox_marker(service),
+                                  service.netbox_ip_id)
             self.session.execute(update(IpAddress).where(
                 IpAddress.service_instance_id == service.id).values(
                 service_instance_id=None, assigned_at=None))

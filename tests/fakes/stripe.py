@@ -1,10 +1,13 @@
 """Stripe's PaymentIntents and Refunds endpoints as the stripe gateway uses them
 (https://docs.stripe.com/api/payment_intents/create): form-encoded bodies, bearer key,
-Idempotency-Key replay (same key, same answer), 402 card_declined errors."""
+Idempotency-Key replay (same key, same answer, https://docs.stripe.com/api/idempotent_requests),
+402 card_declined errors."""
 import itertools
 
+from tests.fakes import LosesReplies
 
-class FakeStripe:
+
+class FakeStripe(LosesReplies):
     DECLINED = {"pm_card_chargeDeclined": "Your card was declined.",
                 "pm_card_chargeDeclinedInsufficientFunds": "Your card has insufficient funds."}
 

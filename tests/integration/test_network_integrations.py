@@ -16,27 +16,7 @@ from app.workflows import engine
 from app.workflows.registry import get_service
 from tests.conftest import IS_POSTGRES, REDIS_URL, ROOT, wait_until
 from tests.factories import make_customer, make_plan, make_site_survey, make_technician
-from tests.fakes import serve
-from tests.fakes.genieacs import FakeGenieAcs
-from tests.fakes.netbox import FakeNetBox
-
-
-@pytest.fixture()
-def netbox(app):
-    fake = FakeNetBox()
-    with serve(fake) as url:
-        app.config.update(NETBOX_URL=url, NETBOX_TOKEN=fake.token)
-        yield fake, url
-    app.config.update(NETBOX_URL=None, NETBOX_TOKEN=None)
-
-
-@pytest.fixture()
-def genieacs(app):
-    fake = FakeGenieAcs()
-    with serve(fake) as url:
-        app.config.update(GENIEACS_URL=url)
-        yield fake, url
-    app.config.update(GENIEACS_URL=None)
+from tests.fakes.fixtures import genieacs, netbox, own_worker  # noqa: F401 (fixtures)
 
 
 def test_netbox_gives_the_next_free_address_tagged_with_the_customer(db, netbox):
@@ -51,9 +31,11 @@ def test_netbox_gives_the_next_free_address_tagged_with_the_customer(db, netbox)
                                         idempotency_key="run2:alloc")
     assert (first["ip_address"], second["ip_address"]) == ("100.64.50.2", "100.64.50.3")
     assert first["vlan_id"] == 150 and first["gateway"] == "100.64.50.1"
-    assert f"customer-{customer.number.lower()}" in fake.tags
+    assert f"customer-{customer.number.lower()}" in {t["slug"] for t in fake.tags.values()}
     network.release_resources(first["service_id"])
-    assert [ip["address"] for ip in fake.ips.values()] == ["100.64.50.3/29"]
+    # The gateway stays, as the reserved IP object that keeps it from customers.
+    assert sorted(ip["address"] for ip in fake.ips.values()) == ["100.64.50.1/29",
+                                                                  "100.64.50.3/29"]
 
 
 def test_a_full_netbox_prefix_is_a_clear_error_and_a_5xx_is_retried(db, netbox):
@@ -183,14 +165,8 @@ def test_installation_end_to_end_with_netbox_and_genieacs(app, db, netbox, genie
     customer = make_customer(service_area="north")
     make_site_survey(customer)
     technician = make_technician(areas=("north",))
-    queue = f"w5-{os.getpid()}"
-    env = {**os.environ, "NETBOX_URL": netbox_url, "NETBOX_TOKEN": fake_netbox.token,
-           "GENIEACS_URL": acs_url, "RQ_QUEUE": queue}
-    worker = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", REDIS_URL, queue],
-                              cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    app.config["RQ_QUEUE"] = queue
-    try:
+    with own_worker(app, NETBOX_URL=netbox_url, NETBOX_TOKEN=fake_netbox.token,
+                    GENIEACS_URL=acs_url):
         run = engine.start_run("isp_ticket_to_deployment", {
             "customer_id": customer.id, "bandwidth_plan": plan.code,
             "service_location": "1 Main St", "device_serial": "CPE-77"},
@@ -211,7 +187,3 @@ def test_installation_end_to_end_with_netbox_and_genieacs(app, db, netbox, genie
         step = db.session.execute(select(StepRun).filter_by(run_id=run.id,
                                                             name="provision_device")).scalar_one()
         assert step.result["status"] == "provisioned"
-    finally:
-        app.config["RQ_QUEUE"] = os.environ["RQ_QUEUE"]
-        worker.terminate()
-        worker.wait(timeout=20)

@@ -1,5 +1,6 @@
 """Tenants (W1) and scheduled deployments (W2). `create_tenant` is the one way a tenant comes
 to be; the partner flow (partner_tenants.py) adds white-label branding on top of it."""
+import hashlib
 import re
 import secrets
 from datetime import datetime, time, timedelta
@@ -13,9 +14,12 @@ from app.integrations.provisioning import get_backend
 from app.models import Customer, DeploymentSchedule, License, Order, Tenant, utcnow
 
 
-def _slug(name):
+def _slug(name, key=None):
+    """The tenant's slug. Under an idempotency key it is the same on every retry, because a
+    provisioner whose reply was lost is asked for the tenant by this slug (webhook.py)."""
     base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "tenant"
-    return f"{base}-{secrets.token_hex(2)}"
+    suffix = hashlib.sha256(key.encode()).hexdigest()[:8] if key else secrets.token_hex(4)
+    return f"{base}-{suffix}"
 
 
 def next_working_day(now):
@@ -48,7 +52,8 @@ class TenantsMixin:
     def create_tenant(self, customer, partner=None, branding=None, custom_domain=None,
                       license_key=None, deployment_type="shared", created_by_key=None):
         config = current_app.config
-        tenant = Tenant(slug=_slug(customer.name), url="", customer_id=customer.id,
+        tenant = Tenant(slug=_slug(customer.name, created_by_key), url="",
+                        customer_id=customer.id,
                         partner_id=partner.id if partner else None, license_key=license_key,
                         deployment_type=deployment_type,
                         backend=config["PROVISIONING_BACKEND"], status="provisioning",

@@ -1,0 +1,53 @@
+"""Pytest fixtures that serve the stand-ins and point the app at them; a test module imports
+the ones it uses (`from tests.fakes.fixtures import netbox  # noqa: F401`)."""
+import os
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+
+import pytest
+
+from tests.conftest import REDIS_URL, ROOT
+from tests.fakes import serve
+from tests.fakes.genieacs import FakeGenieAcs
+from tests.fakes.netbox import FakeNetBox
+
+
+@pytest.fixture()
+def netbox(app):
+    fake = FakeNetBox()
+    with serve(fake) as url:
+        app.config.update(NETBOX_URL=url, NETBOX_TOKEN=fake.token)
+        yield fake, url
+    app.config.update(NETBOX_URL=None, NETBOX_TOKEN=None)
+
+
+@pytest.fixture()
+def genieacs(app):
+    fake = FakeGenieAcs()
+    with serve(fake) as url:
+        app.config.update(GENIEACS_URL=url)
+        yield fake, url
+    app.config.update(GENIEACS_URL=None)
+
+
+@contextmanager
+def own_worker(app, **settings):
+    """A worker of its own (on its own queue) with extra settings in its environment, e.g.
+    NETBOX_URL pointing at a stand-in: the session's workers were started without them."""
+    queue = f"own-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, **{k: str(v) for k, v in settings.items()}, "RQ_QUEUE": queue}
+    worker = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", REDIS_URL, queue],
+                              cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    app.config["RQ_QUEUE"] = queue
+    try:
+        yield worker
+    finally:
+        app.config["RQ_QUEUE"] = os.environ["RQ_QUEUE"]
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
