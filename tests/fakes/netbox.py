@@ -62,7 +62,7 @@ class FakeNetBox(LosesReplies):
         self.tags, self.prefixes, self.ips = {}, {}, {}
         self._ids = itertools.count(1)
         self.fail_next = 0  # answer that many requests with a 503 first
-        self.requests = []  # (method, path, query) of every authenticated request
+        self.requests = []  # (method, path, query, auth scheme) of every authenticated one
 
     # -- set-up helpers (what an operator does in NetBox's UI) --
 
@@ -106,7 +106,8 @@ class FakeNetBox(LosesReplies):
             return 503, {"detail": "Service unavailable"}
         base = f"http://{headers.get('Host')}"
         with self.lock:
-            self.requests.append((method, path, query))
+            self.requests.append((method, path, query,
+                                  headers.get("Authorization", "").split()[0]))
             answer = self._route(method, path.rstrip("/") + "/", query, body, base)
         if answer[0] == 200 and path.rstrip("/") == "/api":
             return (*answer, {"API-Version": "4.6"})
