@@ -10,6 +10,8 @@ from app.extensions import csrf, db, htmx, login_manager, migrate
 def create_app(config=None):
     app = Flask(__name__, instance_relative_config=False)
     load_config(app, config)
+    from app.portals.hardening import BoundedIntConverter
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -22,6 +24,7 @@ def create_app(config=None):
     from app import models  # noqa: F401  (registers every table)
     from app.portals.access import load_user
     login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.index"  # pages of no single portal (the account page)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _tune_sqlite(app)
@@ -37,10 +40,15 @@ def create_app(config=None):
 
     _register_error_pages(app)
 
+    from app.portals.audit import audit_staff_request
+    app.after_request(audit_staff_request)
+
     from app.portals.navigation import nav_items
     from app.portals.pagination import cell
     from app.portals.customer.renewals import renewal_context
-    app.jinja_env.globals.update(nav_items=nav_items, cell=cell, renewal_context=renewal_context)
+    from app.portals.hardening import render_public_error
+    app.jinja_env.globals.update(nav_items=nav_items, cell=cell, renewal_context=renewal_context,
+                                 public_run_error=render_public_error)
     return app
 
 
@@ -63,7 +71,15 @@ def _register_error_pages(app):
     def render_error(status, title, message):
         template = "components/error_fragment.html" if request.headers.get("HX-Request") \
             else "error.html"
-        return render_template(template, status=status, title=title, message=message), status
+        try:
+            return render_template(template, status=status, title=title,
+                                   message=message), status
+        except Exception:  # e.g. no URL adapter for a malformed Host: answer in plain text
+            logging.getLogger(__name__).exception("error page %s not rendered", status)
+            return f"{title}. {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
+
+    from app.portals import hardening
+    hardening.register(app, render_error)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
@@ -86,6 +102,10 @@ def _register_error_pages(app):
     @app.errorhandler(405)
     def method_not_allowed(error):
         return render_error(405, "Not allowed", "This address does not accept that method.")
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return render_error(413, "Too large", "The request is larger than this form accepts.")
 
     @app.errorhandler(500)
     def server_error(error):

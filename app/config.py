@@ -38,10 +38,27 @@ class Config:
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Turn on in production (HTTPS): the cookie is then never sent over plain HTTP.
     SESSION_COOKIE_SECURE = _bool(os.environ.get("SESSION_COOKIE_SECURE"))
+    # A sign-in lasts this long on the server at most (sessions are also revocable).
+    SESSION_LIFETIME_HOURS = int(os.environ.get("SESSION_LIFETIME_HOURS", "12"))
     WTF_CSRF_TIME_LIMIT = None
+    # Login throttle (app/portals/auth/throttle.py): attempts per window.
     LOGIN_MAX_ATTEMPTS = int(os.environ.get("LOGIN_MAX_ATTEMPTS", "5"))
+    LOGIN_MAX_ATTEMPTS_PER_ACCOUNT = int(os.environ.get("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT", "20"))
+    LOGIN_MAX_ATTEMPTS_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "50"))
     LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "300"))
+    # Staff roles that must use TOTP two-factor sign-in (comma-separated; others may opt in).
+    TWO_FACTOR_REQUIRED_ROLES = tuple(
+        r.strip() for r in os.environ.get("TWO_FACTOR_REQUIRED_ROLES", "admin,finance").split(",")
+        if r.strip())
+    PASSWORD_RESET_MINUTES = int(os.environ.get("PASSWORD_RESET_MINUTES", "60"))
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: none,
+    # the client's address is the connection's). Set it to exactly the number of proxies you
+    # run: a higher number lets clients choose their own address (and dodge the throttle).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    # Largest request body (forms, a logo as a data: URL): larger ones get 413.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024)))
     PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "25"))
 
     # Email: without SMTP_HOST messages stay in the outbox (staff can read them all).
@@ -83,6 +100,10 @@ class TestConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = True
     LOGIN_MAX_ATTEMPTS = 1000
+    LOGIN_MAX_ATTEMPTS_PER_ACCOUNT = 1000
+    LOGIN_MAX_ATTEMPTS_PER_ADDRESS = 1000
+    # The suite signs in as admin everywhere; the accounts tests turn this on themselves.
+    TWO_FACTOR_REQUIRED_ROLES = ()
 
 
 def load_config(app, config=None):

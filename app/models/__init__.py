@@ -1,6 +1,6 @@
 """Every model, imported here so Alembic and the app see the whole schema."""
 from app.models.base import NumberCounter, next_number, utcnow  # noqa: F401
-from app.models.auth import TechnicianProfile, User  # noqa: F401
+from app.models.auth import TechnicianProfile, User, UserSession  # noqa: F401
 from app.models.billing import (Invoice, InvoiceLine, Payment, PaymentMethod,  # noqa: F401
                                 Subscription, SubscriptionRenewal)
 from app.models.catalog import BandwidthProfile, Plan  # noqa: F401

@@ -21,6 +21,15 @@ class User(UserMixin, TimestampMixin, db.Model):
     is_active_user = db.Column(db.Boolean, nullable=False, default=True)
     invitation_token_hash = db.Column(db.String(128), unique=True)
     last_login_at = db.Column(db.DateTime)
+    # Password reset: only a SHA-256 of the emailed token is kept, like invitations.
+    reset_token_hash = db.Column(db.String(128), unique=True)
+    reset_token_expires_at = db.Column(db.DateTime)
+    password_changed_at = db.Column(db.DateTime)
+    # TOTP two-factor sign-in: the shared secret (base32) once enrolment is confirmed, and
+    # the recovery codes as Argon2 hashes (each crossed out when used).
+    totp_secret = db.Column(db.String(64))
+    totp_enabled_at = db.Column(db.DateTime)
+    recovery_code_hashes = db.Column(db.JSON, nullable=False, default=list)
 
     customer = db.relationship("Customer", foreign_keys=[customer_id])
     partner = db.relationship("Partner", foreign_keys=[partner_id])
@@ -32,6 +41,31 @@ class User(UserMixin, TimestampMixin, db.Model):
     def get_id(self):
         # The portal is part of the session id, so a login is only ever valid in its portal.
         return f"{self.portal}:{self.id}"
+
+
+def two_factor_required(user):
+    """Staff roles in TWO_FACTOR_REQUIRED_ROLES (admin and finance) must sign in with a second
+    factor; they enrol at their next sign-in."""
+    from flask import current_app
+    return user.portal == "staff" and \
+        user.role in current_app.config["TWO_FACTOR_REQUIRED_ROLES"]
+
+
+class UserSession(db.Model):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored, and
+    a session counts only while its row is not revoked, so logout, a password change and
+    "sign out everywhere" end it on the server, whatever copy of the cookie exists."""
+    __tablename__ = "user_sessions"
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    created_at = db.Column(db.DateTime, nullable=False)
+    last_seen_at = db.Column(db.DateTime, nullable=False)
+    expires_at = db.Column(db.DateTime, nullable=False)
+    revoked_at = db.Column(db.DateTime)
+    ip_address = db.Column(db.String(45))
+    user_agent = db.Column(db.String(200))
+    user = db.relationship("User")
 
 
 class TechnicianProfile(db.Model):

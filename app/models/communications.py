@@ -47,13 +47,28 @@ class Team(db.Model):
 
 
 class AuditEvent(db.Model):
+    """Who did what, when, from where: sign-ins, and every staff action that changes data
+    (`details` holds {"before": ..., "after": ...} or the submitted fields, secrets masked)."""
     __tablename__ = "audit_events"
+    __table_args__ = (db.Index("ix_audit_events_object", "object_type", "object_id"),)
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id"), index=True)
     portal = db.Column(db.String(20))
-    action = db.Column(db.String(100), nullable=False)
+    action = db.Column(db.String(100), nullable=False, index=True)
     object_type = db.Column(db.String(50))
     object_id = db.Column(db.String(50))
     details = db.Column(db.JSON, nullable=False, default=dict)
     ip_address = db.Column(db.String(45))
     created_at = db.Column(db.DateTime, nullable=False, index=True)
+    user = db.relationship("User")
+
+    @property
+    def changes(self):
+        """The before/after (or submitted values) in one line, for the audit list."""
+        details = self.details or {}
+        if "before" in details or "after" in details:
+            before, after = details.get("before") or {}, details.get("after") or {}
+            keys = sorted(set(before) | set(after))
+            return "; ".join(f"{k}: {before.get(k, '—')} → {after.get(k, '—')}" for k in keys
+                             if before.get(k) != after.get(k))
+        return "; ".join(f"{k}: {v}" for k, v in sorted(details.items()))

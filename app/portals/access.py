@@ -12,20 +12,20 @@ from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
-from app.models import User
 
 LOGIN_ENDPOINTS = {"customer": "auth.customer_login", "partner": "auth.partner_login",
                    "staff": "auth.staff_login"}
 
 
 def load_user(session_id):
+    """The signed-in user, only while this browser's server-side session is live (see
+    app/portals/auth/sessions.py: a cookie alone, e.g. one copied before logout, is not
+    enough)."""
+    from app.portals.auth.sessions import load_session_user
     portal, _, user_id = (session_id or "").partition(":")
-    if portal not in LOGIN_ENDPOINTS or not user_id.isdigit():
+    if portal not in LOGIN_ENDPOINTS or not user_id.isdigit() or len(user_id) > 9:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.portal != portal or not user.is_active:
-        return None
-    return user
+    return load_session_user(portal, int(user_id))
 
 
 def portal_required(portal, roles=()):
@@ -35,7 +35,10 @@ def portal_required(portal, roles=()):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
-                return redirect(url_for(LOGIN_ENDPOINTS[portal], next=request.full_path))
+                # Back here after the sign-in; a long address is not echoed into Location.
+                back = request.full_path if len(request.full_path) <= 500 else request.path
+                return redirect(url_for(LOGIN_ENDPOINTS[portal],
+                                        next=back if len(back) <= 500 else None))
             if current_user.portal != portal:
                 abort(403)
             if roles and current_user.role != "admin" and current_user.role not in roles:

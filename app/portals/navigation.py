@@ -33,6 +33,10 @@ NAV["partner"] += [("New customer", "partner.new_customer", ()),
                    ("Commissions", "partner.commissions", ())]
 NAV["staff"] += [("Commissions", "staff.commissions", ("finance",))]
 
+# Accounts (issue 12): the audit log is for admins only.
+# "admin-only" is no role, so only admins (who see everything) get the entry.
+NAV["staff"] += [("Audit", "staff.audit_log", ("admin-only",))]
+
 
 def nav_items(portal):
     """The entries the current user may open (pages still check on the server)."""

@@ -4,6 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import ServiceEffect
+from app.workflows.secrets import mask
 
 
 class Service:
@@ -16,7 +17,11 @@ class Service:
         """Run `produce()` (which writes through self.session without committing and returns a
         JSON-able dict) and commit its effect together with its result under the key. A call
         with a key seen before returns the stored result and does nothing. Without a key (a
-        person clicking in a portal), it simply runs and commits."""
+        person clicking in a portal), it simply runs and commits.
+
+        The stored result is masked like run history (values under secret-named keys, e.g. a
+        signed license token, are replaced), so a replay returns it masked: the engine keeps
+        only the masked result too, and the secret itself stays in its own table."""
         if idempotency_key:
             done = self._effect(idempotency_key)
             if done is not None:
@@ -25,7 +30,7 @@ class Service:
             result = produce()
             if idempotency_key:
                 self.session.add(ServiceEffect(key=idempotency_key, operation=operation,
-                                               result=result))
+                                               result=mask(result)))
             self.session.commit()
             return result
         except IntegrityError:

@@ -7,7 +7,12 @@ Convention: a template `<name>` is three files in app/templates/email/: `<name>.
 that the link, a credential, never passes through run history).
 
 Every message is written to the outbox (OutboundEmail) under the idempotency key, so a replay
-never sends twice; it is sent over SMTP when SMTP_HOST is set, else it stays in the outbox."""
+never sends twice; it is sent over SMTP when SMTP_HOST is set, else it stays in the outbox.
+
+Links that are credentials (an invitation, a password reset) are `secret_context`: they are
+rendered into the message handed to the mail server and nowhere else; the outbox keeps the
+message with the link masked. A message with such a link that failed to send is rendered
+again (with a new link) when it is retried, since the stored copy has none."""
 from flask import current_app, render_template
 from sqlalchemy import select
 
@@ -15,6 +20,14 @@ from app.errors import NotFound, ValidationError
 from app.integrations import mail
 from app.models import Customer, OutboundEmail, User, utcnow
 from app.services.base import Service
+
+
+SECRET_PLACEHOLDER = "[link sent only to the recipient]"
+
+
+def header_safe(text, limit=300):
+    """One line (no CR/LF or other control characters: a header cannot be split into two)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text or "").split())[:limit]
 
 
 def _welcome_context(context):
@@ -34,8 +47,9 @@ CONTEXT_HOOKS = {"customer_welcome": _welcome_context}
 class CommunicationsService(Service):
     name = "communications"
 
-    def send_template_email(self, template, to, context, *, idempotency_key=None):
-        if not to or "@" not in str(to):
+    def send_template_email(self, template, to, context, *, idempotency_key=None,
+                            secret_context=None):
+        if not to or "@" not in str(to) or any(ch in str(to) for ch in "\r\n"):
             raise ValidationError(f"There is no valid address to send {template} to.")
         sent = None
         if idempotency_key:
@@ -43,8 +57,14 @@ class CommunicationsService(Service):
                 idempotency_key=idempotency_key)).scalar_one_or_none()
             if sent is not None and sent.status in ("sent", "outbox_only"):
                 return {"email_id": sent.id, "status": sent.status}
-        # A message whose sending failed before is sent again as it was rendered.
-        email = sent or self._render(template, to, dict(context or {}), idempotency_key)
+        secrets = dict(secret_context or {})
+        secrets.update(CONTEXT_HOOKS.get(template, lambda _: {})(dict(context or {})))
+        if sent is not None and not secrets:
+            # A message whose sending failed before is sent again as it was rendered.
+            email, text, html = sent, sent.text_body, sent.html_body
+        else:
+            email, text, html = self._render(template, to, dict(context or {}), secrets,
+                                             idempotency_key, sent)
         self.session.commit()
         config = current_app.config
         if not config.get("SMTP_HOST"):
@@ -53,8 +73,7 @@ class CommunicationsService(Service):
             return {"email_id": email.id, "status": email.status}
         try:
             mail.send(config, mail.build_message(config["MAIL_FROM"], email.to_address,
-                                                 email.subject, email.text_body,
-                                                 email.html_body))
+                                                 email.subject, text, html))
         except Exception as error:
             email.status, email.error = "failed", str(error)[:500]
             self.session.commit()
@@ -63,22 +82,30 @@ class CommunicationsService(Service):
         self.session.commit()
         return {"email_id": email.id, "status": email.status}
 
-    def _render(self, template, to, context, idempotency_key):
-        context.update(CONTEXT_HOOKS.get(template, lambda _: {})(context))
+    def _render(self, template, to, context, secrets, idempotency_key, email=None):
+        """The stored (masked) message, and the text and HTML to hand to the mail server."""
         context["base_url"] = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+        masked = {name: SECRET_PLACEHOLDER if value else value
+                  for name, value in secrets.items()}
         try:
-            subject = render_template(f"email/{template}.subject.txt", **context).strip()
-            text = render_template(f"email/{template}.txt", **context)
-            html = render_template(f"email/{template}.html", **context)
+            subject = header_safe(render_template(f"email/{template}.subject.txt",
+                                                  **context, **masked))
+            stored_text = render_template(f"email/{template}.txt", **context, **masked)
+            stored_html = render_template(f"email/{template}.html", **context, **masked)
+            text = render_template(f"email/{template}.txt", **context, **secrets) \
+                if secrets else stored_text
+            html = render_template(f"email/{template}.html", **context, **secrets) \
+                if secrets else stored_html
         except Exception as error:
             raise NotFound(f"The email template {template} could not be rendered: {error}")
         customer_id = context.get("customer_id")
         if customer_id and self.session.get(Customer, customer_id) is None:
             customer_id = None
-        email = OutboundEmail(template=template, to_address=to, subject=subject,
-                              text_body=text, html_body=html, status="queued",
-                              customer_id=customer_id, partner_id=context.get("partner_id"),
-                              idempotency_key=idempotency_key)
-        self.session.add(email)
+        if email is None:
+            email = OutboundEmail(template=template, to_address=to, status="queued",
+                                  idempotency_key=idempotency_key)
+            self.session.add(email)
+        email.subject, email.text_body, email.html_body = subject, stored_text, stored_html
+        email.customer_id, email.partner_id = customer_id, context.get("partner_id")
         self.session.flush()
-        return email
+        return email, text, html

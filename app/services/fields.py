@@ -34,9 +34,30 @@ def image_url_error(value):
 
 
 def domain_error(value):
+    """A tenant's own domain: a valid host name, and never the platform's own host or one of
+    its subdomains (that would put a tenant's page at the portal's address)."""
     if value and not _DOMAIN.match(value):
         return "Use a domain name like portal.example.com (lower case, no http://)."
+    if value and is_platform_host(value):
+        return "That is the platform's own address; use a domain of your own."
     return None
+
+
+def platform_host():
+    """PUBLIC_BASE_URL's host name (lower case), or None outside an app."""
+    from urllib.parse import urlsplit
+
+    from flask import current_app, has_app_context
+    if not has_app_context():
+        return None
+    return (urlsplit(current_app.config.get("PUBLIC_BASE_URL") or "").hostname or "").lower() \
+        or None
+
+
+def is_platform_host(host):
+    platform = platform_host()
+    host = (host or "").lower().rstrip(".")
+    return bool(platform) and (host == platform or host.endswith("." + platform))
 
 
 def text_error(value, label, max_length, required=False):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 02:47:58.623884
+Create Date: 2026-11-27 00:16:24.206489
 
 """
 from alembic import op
@@ -420,10 +420,13 @@ def upgrade():
     sa.Column('exp_month', sa.Integer(), nullable=True),
     sa.Column('exp_year', sa.Integer(), nullable=True),
     sa.Column('is_default', sa.Boolean(), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=True),
+    sa.Column('declined_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_payment_methods_customer_id_customers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_methods'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_methods')),
+    sa.UniqueConstraint('customer_id', 'fingerprint', name=op.f('uq_payment_methods_customer_id_fingerprint'))
     )
     with op.batch_alter_table('payment_methods', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_methods_customer_id'), ['customer_id'], unique=False)
@@ -493,13 +496,20 @@ def upgrade():
     sa.Column('is_active_user', sa.Boolean(), nullable=False),
     sa.Column('invitation_token_hash', sa.String(length=128), nullable=True),
     sa.Column('last_login_at', sa.DateTime(), nullable=True),
+    sa.Column('reset_token_hash', sa.String(length=128), nullable=True),
+    sa.Column('reset_token_expires_at', sa.DateTime(), nullable=True),
+    sa.Column('password_changed_at', sa.DateTime(), nullable=True),
+    sa.Column('totp_secret', sa.String(length=64), nullable=True),
+    sa.Column('totp_enabled_at', sa.DateTime(), nullable=True),
+    sa.Column('recovery_code_hashes', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_users_customer_id_customers')),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_users_partner_id_partners')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email')),
-    sa.UniqueConstraint('invitation_token_hash', name=op.f('uq_users_invitation_token_hash'))
+    sa.UniqueConstraint('invitation_token_hash', name=op.f('uq_users_invitation_token_hash')),
+    sa.UniqueConstraint('reset_token_hash', name=op.f('uq_users_reset_token_hash'))
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_customer_id'), ['customer_id'], unique=False)
@@ -519,7 +529,9 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_events_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_audit_events_object', ['object_type', 'object_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_user_id'), ['user_id'], unique=False)
 
     op.create_table('notifications',
@@ -673,6 +685,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_tickets_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_team'), ['team'], unique=False)
 
+    op.create_table('user_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.Column('ip_address', sa.String(length=45), nullable=True),
+    sa.Column('user_agent', sa.String(length=200), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_sessions_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_user_sessions_token_hash'))
+    )
+    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_user_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('workflow_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('workflow', sa.String(length=100), nullable=False),
@@ -686,19 +715,25 @@ def upgrade():
     sa.Column('started_from', sa.String(length=20), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('end_status', sa.String(length=20), nullable=True),
+    sa.Column('subject', sa.String(length=300), nullable=True),
+    sa.Column('live_subject', sa.String(length=300), nullable=True),
+    sa.Column('submission_token', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('started_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_workflow_runs_customer_id_customers')),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_workflow_runs_partner_id_partners')),
     sa.ForeignKeyConstraint(['started_by_id'], ['users.id'], name=op.f('fk_workflow_runs_started_by_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_runs'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_runs')),
+    sa.UniqueConstraint('submission_token', name=op.f('uq_workflow_runs_submission_token')),
+    sa.UniqueConstraint('workflow', 'live_subject', name=op.f('uq_workflow_runs_workflow_live_subject'))
     )
     with op.batch_alter_table('workflow_runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_workflow_runs_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_workflow_runs_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workflow_runs_partner_id'), ['partner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workflow_runs_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_workflow_runs_subject'), ['subject'], unique=False)
         batch_op.create_index('ix_workflow_runs_workflow_status', ['workflow', 'status'], unique=False)
 
     op.create_table('appointments',
@@ -853,7 +888,6 @@ def upgrade():
     sa.Column('scheduled_for', sa.DateTime(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=True),
-    sa.Column('rq_job_id', sa.String(length=100), nullable=True),
     sa.Column('error', sa.String(length=500), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
@@ -1022,12 +1056,17 @@ def downgrade():
     op.drop_table('appointments')
     with op.batch_alter_table('workflow_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_workflow_runs_workflow_status')
+        batch_op.drop_index(batch_op.f('ix_workflow_runs_subject'))
         batch_op.drop_index(batch_op.f('ix_workflow_runs_status'))
         batch_op.drop_index(batch_op.f('ix_workflow_runs_partner_id'))
         batch_op.drop_index(batch_op.f('ix_workflow_runs_customer_id'))
         batch_op.drop_index(batch_op.f('ix_workflow_runs_created_at'))
 
     op.drop_table('workflow_runs')
+    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
+
+    op.drop_table('user_sessions')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tickets_team'))
         batch_op.drop_index(batch_op.f('ix_tickets_status'))
@@ -1061,7 +1100,9 @@ def downgrade():
     op.drop_table('notifications')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_user_id'))
+        batch_op.drop_index('ix_audit_events_object')
         batch_op.drop_index(batch_op.f('ix_audit_events_created_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_events_action'))
 
     op.drop_table('audit_events')
     with op.batch_alter_table('users', schema=None) as batch_op:

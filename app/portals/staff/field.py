@@ -113,7 +113,17 @@ def reassign_appointment(appointment_id):
         flash("Choose a technician and a start time.", "error")
     except DomainError as error:
         flash(error.message, "error")
-    return go(url_for("staff.dispatch", week=request.form.get("week", "")))
+    week = request.form.get("week", "")
+    # Only a date goes back into the address: never echo a form value into Location.
+    return go(url_for("staff.dispatch", week=week if _is_date(week) else None))
+
+
+def _is_date(text):
+    try:
+        date.fromisoformat(text[:10])
+        return len(text) == 10
+    except ValueError:
+        return False
 
 
 @bp.route("/jobs")

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from app.extensions import csrf, db
 from app.models import Tenant
 from app.portals.tenant import bp
+from app.services.fields import is_platform_host
 from app.workflows.registry import get_service
 
 
@@ -26,6 +27,8 @@ def custom_domain():
     if request.path != "/":
         return None
     host = (request.host or "").split(":")[0].lower()
+    if is_platform_host(host):  # the portal's own root page is never a tenant's
+        return None
     tenant = db.session.execute(select(Tenant).filter_by(custom_domain=host)
                                 ).scalar_one_or_none() if host else None
     return _show(tenant) if tenant else None
