@@ -47,8 +47,10 @@ def create_app(config=None):
     from app.portals.pagination import cell
     from app.portals.customer.renewals import renewal_context
     from app.portals.hardening import render_public_error
+    from app.portals.wizards import new_submission_token
     app.jinja_env.globals.update(nav_items=nav_items, cell=cell, renewal_context=renewal_context,
-                                 public_run_error=render_public_error)
+                                 public_run_error=render_public_error,
+                                 new_submission_token=new_submission_token)
     return app
 
 

@@ -1,15 +1,15 @@
-"""Scheduled deployments (W2): at the scheduled time, provision the order's tenant."""
-from datetime import timedelta
-
+"""Scheduled deployments (W2): each sweep runs the schedules whose time has come. The
+schedule row is the timer, so a Redis that lost its data loses no deployment."""
 from jobs.worker import app_context
 
 
-def run_scheduled_deployment(schedule_id):
+def run_due_deployments():
     with app_context():
-        from app.errors import TransientError
-        from app.extensions import get_queue
+        from app.models import utcnow
         from app.workflows.registry import get_service
-        try:
-            return get_service("deployment").run_scheduled_deployment(schedule_id)
-        except TransientError:
-            get_queue().enqueue_in(timedelta(seconds=30), run_scheduled_deployment, schedule_id)
+        deployment = get_service("deployment")
+        ran = []
+        for schedule_id in deployment.due_deployment_ids(utcnow()):
+            if deployment.run_scheduled_deployment(schedule_id) is not None:
+                ran.append(schedule_id)
+        return ran

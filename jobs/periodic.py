@@ -1,62 +1,64 @@
-"""Jobs that run on a timer, kept scheduled on RQ's own scheduler (`rq worker
---with-scheduler`) by whichever worker notices first. Each run schedules the next; a Redis key
-with a TTL of two intervals keeps several workers from scheduling the same job twice, and
-lets a chain lost with Redis start again on its own.
+"""Jobs that run on a timer, armed by the workers themselves.
 
-The chains start when a worker runs its first job and on the web app's first request (a
-fresh Redis with only waiting runs has no job to wake a worker), so a restart of web, workers
-or Redis never leaves the reaper and the deadline sweep unscheduled.
+Every worker process (`python -m jobs.worker`) runs a small ticker thread. Every
+TICK_SECONDS it tries to take each periodic job's turn: a Redis key set with NX and a TTL of
+the job's interval. The process that takes the turn enqueues one run of the job on the
+ordinary queue; the others find the key and do nothing. So each job runs once per interval
+whatever the number of workers, needs neither RQ's scheduler (whose lock a dead worker may
+hold for minutes) nor outside traffic, and after Redis lost its data, keys included, the next
+tick simply takes the turn again.
 
-To add one: a line in PERIODIC_JOBS ("dotted.path.to.function", every_seconds)."""
-from datetime import timedelta
+What is due later is never kept here: it is a database row with its due time (a step's
+next attempt, a wait's deadline, a scheduled deployment) that one of these jobs sweeps.
+
+To add one: a line in PERIODIC_JOBS ("dotted.path.to.function": every_seconds)."""
+import logging
+import os
+import socket
+import threading
+
+log = logging.getLogger(__name__)
 
 PERIODIC_JOBS = {
     # what a dead worker or a lost Redis left behind is taken up within a minute
     "jobs.steps.reap_stale_steps": 20,
+    # deployments whose scheduled time has come
+    "jobs.deployments.run_due_deployments": 15,
     # auto-renew subscriptions entering the renewal window start their renewal
     "jobs.renewals.renewal_sweep": 24 * 3600,
 }
+TICK_SECONDS = 2
 
 
-def keep_periodic_jobs_scheduled():
+def take_turns():
+    """Enqueue each periodic job whose turn it is in this process; returns their names."""
     from app.extensions import get_queue, get_redis
     redis, queue = get_redis(), get_queue()
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    taken = []
     for function, every in PERIODIC_JOBS.items():
-        if redis.set(_key(function), "scheduled", nx=True, ex=every * 2):
-            queue.enqueue_in(timedelta(seconds=1), run_periodic, function)
+        if redis.set(turn_key(function), owner, nx=True, ex=every):
+            queue.enqueue(function, job_timeout=max(60, every), result_ttl=every)
+            taken.append(function)
+    return taken
 
 
-_started_in_this_process = False
-
-
-def start_on_first_request():
-    """A before_app_request hook: once per web process, make sure the chains exist."""
-    global _started_in_this_process
-    if _started_in_this_process:
-        return
-    _started_in_this_process = True
-    try:
-        keep_periodic_jobs_scheduled()
-    except Exception:  # no Redis right now: the next worker job schedules them
-        _started_in_this_process = False
-
-
-def run_periodic(function):
-    """Run one periodic job, then schedule its next run."""
-    import importlib
-
-    from app.extensions import get_queue, get_redis
-    from jobs.worker import app_context
-    module, _, name = function.rpartition(".")
-    every = PERIODIC_JOBS[function]
-    try:
-        return getattr(importlib.import_module(module), name)()
-    finally:
-        with app_context():
-            get_redis().set(_key(function), "scheduled", ex=every * 2)
-            get_queue().enqueue_in(timedelta(seconds=every), run_periodic, function)
-
-
-def _key(function):
+def turn_key(function):
     from flask import current_app
     return f"lastmile:periodic:{current_app.config['RQ_QUEUE']}:{function}"
+
+
+def start_ticker(app):
+    """The worker's ticker: a daemon thread, so it dies with its process."""
+    def tick():
+        while not stop.is_set():
+            try:
+                with app.app_context():
+                    take_turns()
+            except Exception:  # Redis away for a moment: the next tick tries again
+                log.warning("periodic jobs: could not take turns", exc_info=True)
+            stop.wait(TICK_SECONDS)
+    stop = threading.Event()
+    thread = threading.Thread(target=tick, name="lastmile-periodic", daemon=True)
+    thread.start()
+    return stop

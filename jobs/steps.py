@@ -1,5 +1,4 @@
 """The RQ entry points. Thin on purpose: open the app context, call the engine."""
-from jobs.periodic import keep_periodic_jobs_scheduled
 from jobs.worker import app_context
 
 
@@ -8,7 +7,6 @@ def run_step(step_id):
     with app_context():
         from app.workflows import engine
         engine.execute_step(step_id)
-        keep_periodic_jobs_scheduled()
 
 
 def wait_timeout(step_id):

@@ -4,8 +4,9 @@
 creates the app once and runs each job in its own process (rq.SimpleWorker): a step is a few
 short database transactions, and forking a work horse per step (with cold connections and
 cold SQL caches) cost several times the step itself (see bench/engine_overhead.py). A worker
-that dies mid-step loses nothing: the reaper takes the step up again. A plain
-`rq worker --with-scheduler` also runs Lastmile's jobs, forking per job."""
+that dies mid-step loses nothing: the reaper takes the step up again. Each worker also runs
+the ticker that arms the periodic jobs (jobs/periodic.py): run Lastmile's workers with
+`python -m jobs.worker`; a plain `rq worker` runs the jobs but arms no periodic job."""
 import argparse
 import os
 from contextlib import contextmanager
@@ -18,9 +19,6 @@ def get_app():
     if _app is None:
         from app import create_app
         _app = create_app()
-        with _app.app_context():
-            from jobs.periodic import keep_periodic_jobs_scheduled
-            keep_periodic_jobs_scheduled()
     return _app
 
 
@@ -47,9 +45,11 @@ def main():
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
 
     from app.extensions import get_redis
+    from jobs.periodic import start_ticker
     with app.app_context():
         queues = args.queues or [app.config["RQ_QUEUE"]]
         connection = get_redis()
+    start_ticker(app)  # this process takes its turns at the periodic jobs
     SimpleWorker(queues, connection=connection, name=args.name).work(with_scheduler=True)
 
 

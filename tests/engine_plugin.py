@@ -77,7 +77,7 @@ WORKFLOWS = {w.name: w for w in (
     Workflow("test_wait", 1, "Test: wait", inputs=(Input("deadline", "datetime"),),
              steps=(
                  _record("before", "before", params={"value": "${ctx.deadline}"}),
-                 Wait("await_go", signal="go", returns=("value",),
+                 Wait("await_go", signal="go", payload=(Input("value", "int"),),
                       deadline="${steps.before.value}", on_timeout=Call(
                           "enginetest.record", {"label": "timed_out"}),
                       timeout_status="expired",
@@ -102,7 +102,8 @@ WORKFLOWS = {w.name: w for w in (
                          returns=("label",)),)),
     Workflow("test_rewind", 1, "Test: rewind", inputs=(),
              steps=(
-                 Wait("await_card", signal="pay", returns=("card",), timeout_seconds=3600),
+                 Wait("await_card", signal="pay", payload=(Input("card", "str"),),
+                      timeout_seconds=3600),
                  Step("charge", "enginetest.pay", {"card": "${steps.await_card.card}"},
                       returns=("label", "value"), rewind_to="await_card"),
              )),

@@ -78,8 +78,11 @@ class InvoiceLine(db.Model):
 
 
 class PaymentMethod(TimestampMixin, db.Model):
-    """A saved card: only the gateway's token and what a person may see (brand, last 4)."""
+    """A saved card: only the gateway's token and what a person may see (brand, last 4).
+    The gateway's fingerprint (the same for the same card number) keeps one row per card and
+    customer, however often it is typed in."""
     __tablename__ = "payment_methods"
+    __table_args__ = (db.UniqueConstraint("customer_id", "fingerprint"),)
     id = db.Column(db.Integer, primary_key=True)
     customer_id = db.Column(db.Integer, db.ForeignKey("customers.id"), nullable=False,
                             index=True)
@@ -90,6 +93,9 @@ class PaymentMethod(TimestampMixin, db.Model):
     exp_month = db.Column(db.Integer)
     exp_year = db.Column(db.Integer)
     is_default = db.Column(db.Boolean, nullable=False, default=False)
+    fingerprint = db.Column(db.String(64))
+    # Set when a charge on this card was declined: it is not offered again until typed in anew.
+    declined_at = db.Column(db.DateTime)
 
 
 class Payment(TimestampMixin, db.Model):

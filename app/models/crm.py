@@ -7,7 +7,8 @@ LEAD_STATUSES = ("new", "contacted", "qualified", "site_survey_scheduled",
 SURVEY_STATUSES = ("scheduled", "in_progress", "completed", "failed", "canceled")
 SERVICEABILITY = ("serviceable", "not_serviceable", "pending_expansion",
                   "requires_construction")
-QUOTE_STATUSES = ("draft", "sent", "viewed", "accepted", "rejected", "expired")
+# withdrawn: the run that offered it was cancelled; it can no longer be accepted.
+QUOTE_STATUSES = ("draft", "sent", "viewed", "accepted", "rejected", "expired", "withdrawn")
 QUOTE_LINE_KINDS = ("plan", "installation", "equipment", "activation", "discount")
 
 

@@ -1,7 +1,8 @@
 from app.extensions import db
 from app.models.base import Money, TimestampMixin
 
-ORDER_STATUSES = ("submitted", "approved", "provisioning", "active", "failed", "cancelled")
+ORDER_STATUSES = ("submitted", "awaiting_payment", "approved", "provisioning", "active", "failed",
+                  "cancelled")
 
 
 class Order(TimestampMixin, db.Model):

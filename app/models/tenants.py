@@ -31,7 +31,8 @@ class Tenant(TimestampMixin, db.Model):
 
 
 class DeploymentSchedule(TimestampMixin, db.Model):
-    """An order's deployment, provisioned by a scheduled job at `scheduled_for`."""
+    """An order's deployment, provisioned at `scheduled_for` by the periodic sweep (the row
+    is the timer)."""
     __tablename__ = "deployment_schedules"
     id = db.Column(db.Integer, primary_key=True)
     order_id = db.Column(db.Integer, db.ForeignKey("orders.id"), nullable=False, unique=True)
@@ -41,5 +42,4 @@ class DeploymentSchedule(TimestampMixin, db.Model):
     scheduled_for = db.Column(db.DateTime, nullable=False, index=True)
     status = db.Column(db.String(20), nullable=False, default="scheduled")
     tenant_id = db.Column(db.Integer, db.ForeignKey("tenants.id"))
-    rq_job_id = db.Column(db.String(100))
     error = db.Column(db.String(500))

@@ -10,7 +10,12 @@ STEP_STATUSES = ("pending", "queued", "running", "waiting", "succeeded", "failed
 
 class WorkflowRun(db.Model):
     __tablename__ = "workflow_runs"
-    __table_args__ = (db.Index("ix_workflow_runs_workflow_status", "workflow", "status"),)
+    __table_args__ = (
+        db.Index("ix_workflow_runs_workflow_status", "workflow", "status"),
+        # At most one live run per workflow and subject (ARCHITECTURE rule 10): a second
+        # start for the same subscription, installation or partner customer loses the insert.
+        db.UniqueConstraint("workflow", "live_subject"),
+    )
     id = db.Column(db.Integer, primary_key=True)
     workflow = db.Column(db.String(100), nullable=False)
     version = db.Column(db.Integer, nullable=False)
@@ -25,6 +30,12 @@ class WorkflowRun(db.Model):
     # The status the run takes once its compensation is done: compensated after a failure,
     # cancelled after a cancel, or the timeout status of a wait.
     end_status = db.Column(db.String(20))
+    # What the run is about ("subscription:12"), from the definition's `subject`; while the
+    # run is live `live_subject` holds the same text, and NULL once it finished.
+    subject = db.Column(db.String(300), index=True)
+    live_subject = db.Column(db.String(300))
+    # The wizard form's one-time token: the same form posted twice starts one run.
+    submission_token = db.Column(db.String(64), unique=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
     started_at = db.Column(db.DateTime)
     finished_at = db.Column(db.DateTime)

@@ -44,10 +44,16 @@ class Step:
 @dataclass(frozen=True)
 class Wait:
     """Hold the run (no worker) until `signal` arrives or the deadline passes; whichever comes
-    first wins. The signal's payload is the step's result."""
+    first wins. The signal's payload is the step's result.
+
+    A signal carries what the wait declares, checked like a form before it is accepted:
+    `payload` lists its fields as Inputs (the step returns exactly these), and `check`, if
+    given, is a service call that refuses a payload the run may not accept (a card that is
+    not the customer's), with "${signal.x}" naming field x of the payload."""
     name: str
     signal: str
-    returns: tuple = ()
+    payload: tuple = ()  # Input(...) for each field the signal must carry
+    check: Call | None = None
     deadline: str | None = None  # template resolving to an ISO datetime
     timeout_seconds: int | None = None  # used when no deadline
     on_timeout: Call | None = None
@@ -58,6 +64,10 @@ class Wait:
     when: tuple | None = None  # as Step.when: false skips the wait
     kind: str = "wait"
 
+    @property
+    def returns(self):
+        return tuple(field.name for field in self.payload)
+
 
 @dataclass(frozen=True)
 class Workflow:
@@ -66,6 +76,9 @@ class Workflow:
     title: str
     inputs: tuple
     steps: tuple
+    # What a run is about, from its inputs ("subscription:${ctx.subscription_id}"): at most
+    # one live run per workflow and subject. None: any number may run side by side.
+    subject: str | None = None
 
     def to_dict(self):
         return asdict(self)

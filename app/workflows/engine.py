@@ -13,6 +13,7 @@ live pages. The rules (ARCHITECTURE.md) in the order they appear below:
 - failure or cancel compensates completed steps in reverse, each as its own retried job;
 - the reaper takes up steps whose lease expired (their worker died).
 """
+import hashlib
 import json
 import logging
 import os
@@ -22,12 +23,16 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import select, update
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.errors import DomainError, ValidationError
 from app.extensions import db, get_queue, get_redis
 from app.models import RunEvent, StepRun, WorkflowRun, utcnow
 from app.workflows import registry
+from app.workflows.definition import Input
 from app.workflows.definitions import get_workflow
 from app.workflows.secrets import mask
 from app.workflows.templating import condition_holds, resolve
@@ -44,36 +49,92 @@ LEASE_GRACE_SECONDS = 5
 # ---------------------------------------------------------------- starting a run
 
 def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
-              customer_id=None, partner_id=None):
+              customer_id=None, partner_id=None, submission_token=None):
+    """Start a run, once: a form posted twice (its one-time `submission_token`) or a second
+    start for a subject that already has a live run returns that run instead, with
+    `run.existing` set, so the second submitter lands on the first one's page."""
     workflow = get_workflow(workflow_name)
     if workflow is None:
         raise ValidationError(f"There is no workflow called {workflow_name}.")
     ctx = coerce_inputs(workflow, inputs or {})
+    subject = run_subject(workflow.subject, ctx)
+    submission_token = (submission_token or "")[:64] or None
+    existing = _existing_run(workflow.name, subject, submission_token)
+    if existing is not None:
+        return existing
     run = WorkflowRun(workflow=workflow.name, version=workflow.version,
                       definition=workflow.to_dict(), status="running", inputs=ctx,
                       customer_id=customer_id, partner_id=partner_id,
                       started_by_id=getattr(started_by, "id", None),
-                      started_from=started_from, started_at=utcnow())
+                      started_from=started_from, started_at=utcnow(), subject=subject,
+                      live_subject=subject, submission_token=submission_token)
     db.session.add(run)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # lost the race to a start of the same form or subject
+        db.session.rollback()
+        existing = _existing_run(workflow.name, subject, submission_token)
+        if existing is None:
+            raise
+        return existing
     for index, step in enumerate(workflow.steps):
         db.session.add(StepRun(run_id=run.id, index=index, name=step.name, kind=step.kind,
                                operation=getattr(step, "operation", None), status="pending",
                                max_attempts=getattr(step, "max_attempts", 1)))
     _event(run, "run.started", None, f"Started from the {started_from} portal")
     db.session.commit()
+    run.existing = False
     _publish(run.id)
     advance(run.id)
     return run
 
 
+def run_subject(template, ctx):
+    """The subject text of a run: normalised, so that "Main St 1" and "main st  1" are one
+    installation; long ones are hashed to fit the column."""
+    if not template:
+        return None
+    text = " ".join(str(resolve(template, {"ctx": ctx})).lower().split())
+    return text if len(text) <= 200 else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def existing_run(workflow_name, inputs=None, submission_token=None):
+    """The run this submission already started, or the live run of the same subject."""
+    workflow = get_workflow(workflow_name)
+    subject = None
+    if workflow is not None and workflow.subject and inputs is not None:
+        subject = run_subject(workflow.subject, inputs)
+    return _existing_run(workflow_name, subject, (submission_token or "")[:64] or None)
+
+
+def _existing_run(workflow_name, subject, submission_token):
+    conditions = []
+    if submission_token:
+        conditions.append(WorkflowRun.submission_token == submission_token)
+    if subject:
+        conditions.append((WorkflowRun.workflow == workflow_name)
+                          & (WorkflowRun.live_subject == subject))
+    if not conditions:
+        return None
+    run = db.session.execute(select(WorkflowRun).where(or_(*conditions))
+                             .order_by(WorkflowRun.id).limit(1)).scalar()
+    if run is not None:
+        run.existing = True
+    return run
+
+
 def coerce_inputs(workflow, inputs):
     """Check and convert the inputs against the definition; JSON-able values out."""
+    return coerce_fields(workflow.inputs, inputs, "Some inputs are not valid.")
+
+
+def coerce_fields(specs, inputs, message):
+    """Check and convert `inputs` against Input specs, as a form is checked."""
     errors, ctx = {}, {}
-    declared = {spec.name for spec in workflow.inputs}
+    declared = {spec.name for spec in specs}
     for unknown in set(inputs) - declared:
-        errors[unknown] = "This workflow does not take this input."
-    for spec in workflow.inputs:
+        errors[unknown] = "This is not expected here."
+    for spec in specs:
         value = inputs.get(spec.name)
         if value is None or value == "":
             if spec.required:
@@ -90,7 +151,7 @@ def coerce_inputs(workflow, inputs):
             continue
         ctx[spec.name] = value
     if errors:
-        raise ValidationError("Some inputs are not valid.", details=errors)
+        raise ValidationError(message, details=errors)
     return ctx
 
 
@@ -150,7 +211,7 @@ def advance(run_id):
             _event(run, "step.queued", step.name)
             db.session.commit()
             _publish(run.id)
-            _enqueue("jobs.steps.run_step", step.id)
+            _enqueue_step(step)
         return
     if _cas_run(run, "running", status="succeeded", finished_at=utcnow()):
         _event(run, "run.succeeded", None, "Finished")
@@ -252,7 +313,7 @@ def _step_failed(run, step, owner, error, retry):
             _publish(run.id)
             log.warning("run %s step %s attempt %s failed: %s", run.id, step.name,
                         step.attempts, message)
-            _enqueue("jobs.steps.run_step", step.id, delay=delay)
+            _enqueue_step(step, delay=delay)
         return
     if not _cas(step, "running", lease_owner=owner, status="failed",
                 error_type=type(error).__name__, error_message=message, finished_at=utcnow()):
@@ -301,10 +362,10 @@ def _enter_wait(run, step, spec):
              at=max(deadline, utcnow()) + timedelta(seconds=1))
 
 
-def signal_run(run_id, signal, payload=None):
+def signal_run(run_id, signal, payload=None, *, by=None):
     """Deliver `signal` to the run's waiting step. True if it won (resumed or ended the
-    run), False if the run was not waiting for it."""
-    payload = dict(payload or {})
+    run), False if the run was not waiting for it. A payload that is not what the wait
+    declares raises ValidationError (with field details) and changes nothing."""
     run = db.session.get(WorkflowRun, run_id, populate_existing=True)
     if run is None or run.status != "waiting":
         return False
@@ -315,11 +376,14 @@ def signal_run(run_id, signal, payload=None):
     end = spec.get("end_signals", {}).get(signal)
     if signal != spec["signal"] and end is None:
         return False
+    payload = {} if end is not None else _checked_payload(run, spec, payload or {})
     if not _cas(step, "waiting", status="succeeded", result=mask(payload),
                 finished_at=utcnow()):
         db.session.rollback()
         return False  # the timeout (or another signal) won
-    _event(run, "signal.received", step.name, f"Received {signal.replace('_', ' ')}")
+    who = f" from {by.name}" if by is not None else ""
+    _event(run, "signal.received", step.name, f"Received {signal.replace('_', ' ')}{who}",
+            {"payload": mask(payload), "by_user_id": getattr(by, "id", None)})
     if end is None:
         _cas_run(run, "waiting", status="running")
         db.session.commit()
@@ -332,6 +396,20 @@ def signal_run(run_id, signal, payload=None):
     _skip_rest(run)
     _finish(run, end["status"], None, from_statuses=("waiting",))
     return True
+
+
+def _checked_payload(run, spec, payload):
+    """The payload as the wait declares it, or ValidationError: a signal is a form."""
+    if not isinstance(payload, dict):
+        raise ValidationError("A signal's payload is a set of named fields.")
+    fields = [Input(**field) for field in spec.get("payload", ())]
+    checked = coerce_fields(fields, payload, f"{spec['signal'].replace('_', ' ').capitalize()}"
+                                             " needs other details.")
+    if spec.get("check"):
+        call = spec["check"]
+        _call(call["operation"], resolve(call["params"], {**_scope(run), "signal": checked}),
+              None)
+    return checked
 
 
 def wait_timed_out(step_id):
@@ -427,7 +505,7 @@ def advance_compensation(run_id):
             _event(run, "step.queued", step.name)
             db.session.commit()
             _publish(run.id)
-            _enqueue("jobs.steps.run_step", step.id)
+            _enqueue_step(step)
         return
     _finish(run, run.end_status or "compensated", run.error, from_statuses=("compensating",))
 
@@ -465,10 +543,16 @@ def retry_run(run_id, by=None):
     compensating = any(s.kind == "compensation" for s in failed)
     run.status = "compensating" if compensating else "running"
     run.finished_at = None
+    run.live_subject = run.subject  # live again: the subject is ours once more
     if not compensating:
         run.error = None
     _event(run, "run.retried", None, f"Retried by {getattr(by, 'name', None) or 'the system'}")
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("Another run for the same thing is already under way; this one "
+                          "cannot be retried while it is.")
     _publish(run.id)
     if compensating:
         advance_compensation(run.id)
@@ -498,7 +582,8 @@ def _skip_rest(run):
 
 def reap_stale_steps():
     """Take up what a dead worker or a lost Redis left behind: running steps whose lease
-    expired, queued steps whose job never came, waits whose deadline passed."""
+    expired, queued steps whose job is gone (or stuck in a scheduler nobody runs), waits
+    whose deadline passed."""
     now = utcnow()
     stale = db.session.execute(select(StepRun.id, StepRun.lease_expires_at).where(
         StepRun.status == "running",
@@ -515,20 +600,35 @@ def reap_stale_steps():
                    "The worker stopped answering; the step was taken up again")
             db.session.commit()
             _publish(step.run_id)
-            _enqueue("jobs.steps.run_step", step_id)
-    forgotten = db.session.execute(select(StepRun.id).where(
+            _enqueue_step(step)
+    queued = db.session.execute(select(StepRun).where(
         StepRun.status == "queued",
-        StepRun.next_attempt_at < now - timedelta(seconds=60))).scalars().all()
-    for step_id in forgotten:  # a duplicate job is harmless: the claim is a compare-and-set
-        db.session.execute(update(StepRun).where(StepRun.id == step_id)
-                           .values(next_attempt_at=now))
-        db.session.commit()
-        _enqueue("jobs.steps.run_step", step_id)
+        StepRun.next_attempt_at < now - timedelta(seconds=LEASE_GRACE_SECONDS))).scalars().all()
+    forgotten = [step for step in queued if not _job_on_its_way(step, now)]
+    for step in forgotten:  # a duplicate job is harmless: the claim is a compare-and-set
+        _enqueue_step(step)
     overdue = db.session.execute(select(StepRun.id).where(
         StepRun.status == "waiting", StepRun.wait_deadline < now)).scalars().all()
     for step_id in overdue:
         wait_timed_out(step_id)
     return {"requeued": len(stale), "resent": len(forgotten), "timed_out": len(overdue)}
+
+
+def _job_on_its_way(step, now):
+    """Is the RQ job of this queued step still going to run it? Not if Redis lost it, nor if
+    it sits in RQ's scheduler past its time (the worker holding the scheduler died)."""
+    try:
+        status = Job.fetch(_step_job_id(step), connection=get_redis()).get_status()
+    except NoSuchJobError:
+        return False
+    if status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED):
+        # STARTED but never claimed for a whole lease: its worker died before the claim.
+        lease = current_app.config["STEP_LEASE_SECONDS"]
+        return status != JobStatus.STARTED or \
+            step.next_attempt_at > now - timedelta(seconds=2 * lease)
+    if status == JobStatus.SCHEDULED:
+        return step.next_attempt_at > now - timedelta(seconds=30)
+    return False  # finished, failed, stopped or cancelled without claiming the step
 
 
 # ---------------------------------------------------------------- helpers
@@ -578,6 +678,8 @@ def _cas(step, *from_status, lease_owner=None, **values):
 
 
 def _cas_run(run, *from_status, **values):
+    if values.get("status") in FINISHED:
+        values["live_subject"] = None  # a finished run no longer holds its subject
     changed = db.session.execute(
         update(WorkflowRun).where(WorkflowRun.id == run.id,
                                   WorkflowRun.status.in_(from_status)).values(**values)
@@ -601,7 +703,16 @@ def _publish(run_id):
         log.warning("could not publish run %s update", run_id)
 
 
-def _enqueue(function, step_id, delay=None, at=None):
+def _step_job_id(step):
+    """One RQ job id per step attempt, so the reaper can ask RQ whether it is still coming."""
+    return f"lastmile-step-{step.id}-{step.round}-{step.attempts}"
+
+
+def _enqueue_step(step, delay=None):
+    _enqueue("jobs.steps.run_step", step.id, delay=delay, job_id=_step_job_id(step))
+
+
+def _enqueue(function, step_id, delay=None, at=None, job_id=None):
     queue = get_queue()
     # A step attempt may not outlive its lease: RQ stops it at the lease's end (a timeout,
     # retried like any), so a lease that expired means the worker is gone, and the reaper
@@ -609,8 +720,9 @@ def _enqueue(function, step_id, delay=None, at=None):
     timeout = current_app.config["STEP_LEASE_SECONDS"]
     if at is not None:  # RQ reads a naive time as local time: say it is UTC
         queue.enqueue_at(at.replace(tzinfo=timezone.utc), function, step_id,
-                         job_timeout=timeout)
+                         job_timeout=timeout, job_id=job_id)
     elif delay:
-        queue.enqueue_in(timedelta(seconds=delay), function, step_id, job_timeout=timeout)
+        queue.enqueue_in(timedelta(seconds=delay), function, step_id, job_timeout=timeout,
+                         job_id=job_id)
     else:
-        queue.enqueue(function, step_id, job_timeout=timeout)
+        queue.enqueue(function, step_id, job_timeout=timeout, job_id=job_id)

@@ -23,10 +23,16 @@ def validate(workflow):
     names = [step.name for step in workflow.steps]
     if len(names) != len(set(names)):
         raise DefinitionError(f"{workflow.name}: two steps share a name")
+    if workflow.subject:
+        _check_refs(f"{workflow.name}, subject", workflow.subject, inputs, {}, run_id=False)
     for step in workflow.steps:
         where = f"{workflow.name}, step {step.name}"
         if step.kind == "wait":
             _check_refs(where, [step.deadline], inputs, returned)
+            if step.check:
+                _check_call(f"{where} (signal check)", step.check.operation,
+                            step.check.params, services, inputs, returned,
+                            signal={field.name for field in step.payload})
             if step.when:
                 _check_refs(where, [step.when[0], step.when[2]], inputs, returned)
             calls = [step.on_timeout] + [end.get("call") for end in step.end_signals.values()]
@@ -45,7 +51,7 @@ def validate(workflow):
                         step.compensate.params, services, inputs, returned)
 
 
-def _check_call(where, operation, params, services, inputs, returned):
+def _check_call(where, operation, params, services, inputs, returned, signal=()):
     service_name, _, method_name = operation.partition(".")
     service = services.get(service_name)
     if service is None:
@@ -67,14 +73,18 @@ def _check_call(where, operation, params, services, inputs, returned):
                               f"{', '.join(sorted(unknown))}")
     if missing:
         raise DefinitionError(f"{where}: {operation} needs {', '.join(sorted(missing))}")
-    _check_refs(where, params, inputs, returned)
+    _check_refs(where, params, inputs, returned, signal=signal)
 
 
-def _check_refs(where, value, inputs, returned):
+def _check_refs(where, value, inputs, returned, signal=(), run_id=True):
+    """Every ${...} in `value` names an input (a dict input's key too), the run's id, a key
+    an earlier step returns or, in a signal's check, a field of the signal."""
     for root, name, key in references(value):
-        if root == "ctx" and name in inputs and not key:
+        if root == "ctx" and name in inputs:
             continue
-        if root == "run" and name == "id" and not key:
+        if root == "run" and name == "id" and not key and run_id:
+            continue
+        if root == "signal" and name in signal and not key:
             continue
         if root == "steps" and name in returned and key in returned[name]:
             continue

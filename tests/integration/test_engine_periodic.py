@@ -1,36 +1,45 @@
-"""Periodic jobs: kept scheduled on RQ's scheduler, once per queue whatever the number of
-workers and web processes, and started by the first web request as well as by workers."""
-from rq.registry import ScheduledJobRegistry
+"""Periodic jobs: each worker's ticker takes turns through Redis keys, so a job runs once per
+interval whatever the number of workers, and a Redis that lost its keys gets them back on the
+next tick."""
+import pytest
 
 from app.extensions import get_queue, get_redis
 from jobs import periodic
 
 
-def _pending_periodic_jobs():
-    """run_periodic jobs waiting in the scheduler or (moved there by a worker) in the queue."""
+@pytest.fixture()
+def own_queue(app, monkeypatch):
+    """A queue of this test's own: the test workers' tickers take turns on theirs meanwhile."""
+    monkeypatch.setitem(app.config, "RQ_QUEUE", "lastmile-periodic-test")
+    with app.app_context():
+        _forget_turns()
+        yield
+        _forget_turns()
+
+
+def _queued_periodic_jobs():
     queue = get_queue()
-    ids = ScheduledJobRegistry(queue=queue).get_job_ids() + queue.get_job_ids()
-    jobs = [queue.fetch_job(job_id) for job_id in ids]
-    return sorted(job.args[0] for job in jobs if job and job.func_name.endswith("run_periodic"))
+    jobs = [queue.fetch_job(job_id) for job_id in queue.get_job_ids()]
+    return sorted(job.func_name for job in jobs if job and job.func_name in periodic.PERIODIC_JOBS)
 
 
-def _forget_schedule():
+def _forget_turns():
     redis, queue = get_redis(), get_queue()
-    for key in redis.scan_iter("lastmile:periodic:*"):
+    for key in redis.scan_iter("lastmile:periodic:lastmile-periodic-test:*"):
         redis.delete(key)
-    registry = ScheduledJobRegistry(queue=queue)
-    for job_id in registry.get_job_ids():
-        registry.remove(job_id, delete_job=True)
+    queue.empty()
 
 
-def test_the_first_web_request_schedules_each_periodic_job_once(app, client, monkeypatch):
-    _forget_schedule()
-    monkeypatch.setattr(periodic, "_started_in_this_process", False)
-    assert _pending_periodic_jobs() == []
-    assert client.get("/staff/login").status_code == 200
-    assert all(get_redis().exists(periodic._key(f)) for f in periodic.PERIODIC_JOBS)
-    client.get("/staff/login")  # later requests, and workers starting, add nothing
-    periodic.keep_periodic_jobs_scheduled()
-    pending = _pending_periodic_jobs()
-    assert len(pending) == len(set(pending)) <= len(periodic.PERIODIC_JOBS)
-    _forget_schedule()
+def test_each_periodic_job_is_enqueued_once_per_interval(own_queue):
+    assert sorted(periodic.take_turns()) == sorted(periodic.PERIODIC_JOBS)
+    assert periodic.take_turns() == []  # another worker's tick: not its turn
+    assert _queued_periodic_jobs() == sorted(periodic.PERIODIC_JOBS)
+    for function, every in periodic.PERIODIC_JOBS.items():
+        assert 0 < get_redis().ttl(periodic.turn_key(function)) <= every
+
+
+def test_turns_come_back_after_redis_lost_its_data(own_queue):
+    periodic.take_turns()
+    for key in get_redis().scan_iter("lastmile:periodic:lastmile-periodic-test:*"):
+        get_redis().delete(key)  # as a Redis restarted without persistence
+    assert sorted(periodic.take_turns()) == sorted(periodic.PERIODIC_JOBS)

@@ -105,12 +105,13 @@ def _start(db, days=10):
     return customer, subscription, run
 
 
-def test_a_second_renewal_while_one_waits_is_refused(db, workers):
+def test_a_second_renewal_while_one_waits_is_the_same_run(db, workers):
     customer, subscription, run = _start(db)
     finish(db, run.id, "waiting")
     second = engine.start_run("customer_renewal_process", {
-        "customer_id": customer.id, "subscription_id": subscription.id, "renewal_term": 1})
-    assert "already in progress" in finish(db, second.id, "failed").error
+        "customer_id": customer.id, "subscription_id": subscription.id, "renewal_term": 3})
+    assert second.id == run.id and second.existing
+    assert db.session.execute(select(func.count(WorkflowRun.id))).scalar() == 1
 
 
 def test_the_quote_expires_and_the_run_ends_expired(db, workers):

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from app.models import (Appointment, CommissionEntry, Customer, IpAddress, IpPool, Lead,
+from app.models import (Appointment, CommissionEntry, Customer, Invoice, IpAddress, IpPool, Lead,
                         License, Notification, Order, OutboundEmail, Payment, Quote, RadCheck,
                         RadReply, RadUserGroup, ServiceInstance, StepRun, Subscription, Team,
                         Tenant, Ticket, WorkflowRun)
@@ -117,17 +117,33 @@ def test_postpaid_skips_only_the_payment(db, workers):
     assert step(db, run, "send_confirmation_email").status == "succeeded"
 
 
-def test_a_declined_card_ends_with_the_gateways_reason(db, workers):
+def test_a_declined_card_undoes_the_order_and_the_quote_may_be_accepted_again(db, workers):
     _ops_team(db)
     customer = make_customer()
     quote = make_quote(customer=customer)
-    run = engine.start_run("quote_accepted_to_order", {
-        "quote_id": quote.id, "accepted_by": customer.email, "payment_type": "prepaid",
-        "payment_method": _card(customer, "4000000000009995")})
+    inputs = {"quote_id": quote.id, "accepted_by": customer.email, "payment_type": "prepaid",
+              "payment_method": _card(customer, "4000000000009995")}
+    run = engine.start_run("quote_accepted_to_order", inputs)
     finished = finish(db, run)
-    assert finished.status == "failed"
+    assert finished.status == "compensated"
     assert finished.error == "Your card has insufficient funds."
     assert step(db, run, "process_payment").attempts == 1
+    order = db.session.execute(select(Order).filter_by(quote_id=quote.id)).scalar_one()
+    assert order.status == "cancelled"
+    assert [i.status for i in db.session.execute(select(Invoice)).scalars()] == ["void"]
+    assert db.session.get(Quote, quote.id).status == "sent"
+    assert count(db, OutboundEmail, OutboundEmail.template == "order_confirmation") == 0
+    # The customer pays again with a good card: the same order, now paid and confirmed.
+    again = engine.start_run("quote_accepted_to_order", {**inputs,
+                                                          "payment_method": _card(customer)})
+    assert again.id != run.id
+    assert finish(db, again).status == "succeeded", finish(db, again).error
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "approved"
+    assert count(db, Order) == 1
+    paid = db.session.execute(select(Invoice).filter_by(status="paid")).scalar_one()
+    assert paid.order_id == order.id
+    assert count(db, OutboundEmail, OutboundEmail.template == "order_confirmation") == 1
 
 
 def test_an_expired_quote_is_refused(db, workers):
@@ -144,9 +160,13 @@ def test_a_quote_accepted_twice_makes_one_order(db, workers):
     quote = make_quote()
     inputs = {"quote_id": quote.id, "accepted_by": "x", "payment_type": "postpaid"}
     first = engine.start_run("quote_accepted_to_order", inputs)
-    second = engine.start_run("quote_accepted_to_order", inputs)
-    statuses = sorted([finish(db, first).status, finish(db, second).status])
-    assert statuses == ["failed", "succeeded"]
+    second = engine.start_run("quote_accepted_to_order", inputs)  # while the first is live
+    assert second.id == first.id
+    assert finish(db, first).status == "succeeded"
+    third = engine.start_run("quote_accepted_to_order", inputs)  # once it has finished
+    assert third.id != first.id
+    assert finish(db, third).status == "failed"
+    assert "already accepted" in finish(db, third).error
     assert count(db, Order) == 1
 
 

@@ -1,10 +1,15 @@
 """Payment gateways, chosen by PAYMENT_GATEWAY: manual, sandbox, stripe.
 
 A gateway module has:
-  tokenize(config, card_number, exp_month, exp_year, cvc) -> {"token", "brand", "last4"}
+  tokenize(config, card_number, exp_month, exp_year, cvc)
+      -> {"token", "brand", "last4", "fingerprint"}
   charge(config, token, amount, currency, idempotency_key, description) -> reference
       (raises DomainError with the gateway's reason on a decline, TransientError on a
-      network error; the same idempotency key never charges twice)
+      network error or a lost reply; the same idempotency key never charges twice)
+  lookup(config, idempotency_key) -> None | {"status": "succeeded", "reference"}
+                                          | {"status": "failed", "reason"}
+      (what became of an attempt whose reply never came; None: the gateway never saw it,
+      or, for a gateway that replays by key, "charge again with the same key")
   refund(config, reference, idempotency_key)
 """
 from app.integrations.payments import manual, sandbox, stripe_gateway

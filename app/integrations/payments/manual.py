@@ -12,3 +12,7 @@ def charge(config, token, amount, currency, idempotency_key, description):
 
 def refund(config, reference, idempotency_key):
     return None
+
+
+def lookup(config, idempotency_key):
+    return None  # nothing was sent anywhere

@@ -44,6 +44,13 @@ def charge(config, token, amount, currency, idempotency_key, description):
     return intent["id"]
 
 
+def lookup(config, idempotency_key):
+    """Stripe answers a request repeated with the same Idempotency-Key with the first
+    request's result (for 24 hours), and the charge is only ever made once: so for Stripe,
+    asking again with the same key *is* the look-up, and this says "ask again"."""
+    return None
+
+
 def refund(config, reference, idempotency_key):
     if reference:
         return _post(config, "/v1/refunds", {"payment_intent": reference},

@@ -9,7 +9,8 @@ from app.models import PaymentMethod, Quote
 from app.portals.access import customer_required, get_own_or_404
 from app.portals.customer import bp
 from app.portals.staff.orders import acceptance_inputs
-from app.portals.wizards import error_details, form_page, go, values
+from app.portals.wizards import (already_started, error_details, form_page, go,
+                                 submission_token, values)
 from app.workflows.engine import start_run
 from app.workflows.registry import get_service
 
@@ -48,6 +49,9 @@ def accept_quote(quote_id):
     if request.method == "GET":
         return form_page("customer/quotes/accept.html", **page,
                          values={"payment_method": f"pm:{cards[0].id}" if cards else "new"})
+    started = already_started("quote_accepted_to_order", {"quote_id": quote.id})
+    if started is not None and started.customer_id == current_user.customer_id:
+        return go(url_for("customer.run_progress", run_id=started.id))
     vals = values("payment_method", "card_number", "exp_month", "exp_year", "cvc")
     errors = {}
     method = card_from_form(vals, errors)
@@ -57,7 +61,8 @@ def accept_quote(quote_id):
                                            own_cards(), current_user.email)
     if not errors:
         run = start_run("quote_accepted_to_order", inputs, started_by=current_user,
-                        started_from="customer", customer_id=current_user.customer_id)
+                        started_from="customer", customer_id=current_user.customer_id,
+                        submission_token=submission_token())
         return go(url_for("customer.run_progress", run_id=run.id))
     vals.pop("card_number", None)
     vals.pop("cvc", None)  # never echo card data back

@@ -9,7 +9,7 @@ from app.models import Quote, Subscription, WorkflowRun
 from app.portals.access import customer_required, get_own_or_404
 from app.portals.customer import bp
 from app.portals.customer.quotes import card_from_form, own_cards
-from app.portals.wizards import form_page, go, values
+from app.portals.wizards import already_started, form_page, go, submission_token, values
 from app.services.crm.quotes import acceptance_problem
 from app.services.crm.renewal_quotes import RENEWAL_TERMS, renewal_price
 from app.workflows.engine import signal_run, start_run
@@ -29,6 +29,11 @@ def renew(subscription_id):
     terms = [(term, *renewal_price(subscription, term)) for term in RENEWAL_TERMS]
     page = dict(subscription=subscription, eligible=eligible, reasons=reasons, days=days,
                 terms=terms)
+    if request.method == "POST":  # posted twice, or a renewal already under way: go there
+        started = already_started("customer_renewal_process",
+                                  {"subscription_id": subscription.id})
+        if started is not None and started.customer_id == current_user.customer_id:
+            return go(url_for("customer.run_progress", run_id=started.id))
     if request.method == "GET" or not eligible:
         return form_page("customer/renewals/renew.html", 200 if eligible else 409, **page,
                          values={"renewal_term": "12"})
@@ -39,7 +44,8 @@ def renew(subscription_id):
     run = start_run("customer_renewal_process", {
         "customer_id": current_user.customer_id, "subscription_id": subscription.id,
         "renewal_term": int(vals["renewal_term"])}, started_by=current_user,
-        started_from="customer", customer_id=current_user.customer_id)
+        started_from="customer", customer_id=current_user.customer_id,
+        submission_token=submission_token())
     return go(url_for("customer.run_progress", run_id=run.id))
 
 

@@ -20,6 +20,8 @@ from app.portals.partner import bp
 from app.services.customer.partner_customers import CUSTOMER_FIELDS, clean_customer_data
 from app.services.deployment.partner_tenants import (BRANDING_FIELDS, clean_white_label,
                                                      partner_branding_defaults)
+from app.portals.wizards import already_started, go, submission_token
+from app.portals.wizards import values as wizard_values
 from app.services.partner import PartnerService, pool_message, setup_problem
 
 LICENSE_LIMIT = 1000
@@ -57,15 +59,18 @@ def new_customer():
         values["custom_domain"] = ""  # a tenant's own domain; the partner's is its own site
         values["requested_licenses"] = "1"
         return _wizard(partner, values, {})
-    values = {name: request.form.get(name, "").strip()
-              for name in (*CUSTOMER_FIELDS, *BRANDING_FIELDS, "requested_licenses")}
+    started = already_started("partner_customer_provisioning")
+    if started is not None and started.partner_id == partner.id:
+        return go(url_for("partner.run_progress", run_id=started.id))
+    values = wizard_values(*CUSTOMER_FIELDS, *BRANDING_FIELDS, "requested_licenses")
     inputs, errors = _wizard_inputs(partner, values)
     if errors:
         return _wizard(partner, values, errors, status=422)
     from app.workflows.engine import start_run
     try:
         run = start_run("partner_customer_provisioning", inputs, started_by=current_user,
-                        started_from="partner", partner_id=partner.id)
+                        started_from="partner", partner_id=partner.id,
+                        submission_token=submission_token())
     except ValidationError as error:
         return _wizard(partner, values, error.details or {"name": error.message}, status=422)
     except DomainError as error:

@@ -14,7 +14,8 @@ from app.models import (Appointment, Customer, Plan, ServiceInstance, SiteSurvey
 from app.portals.access import get_own_or_404, staff_required
 from app.portals.pagination import render_list, search
 from app.portals.staff import bp
-from app.portals.wizards import error_details, form_page, go, values
+from app.portals.wizards import (already_started, error_details, form_page, go,
+                                 submission_token, values)
 from app.services.genieacs import CPE_PARAMETERS
 from app.workflows.engine import signal_run, start_run
 from app.workflows.registry import get_service
@@ -40,6 +41,9 @@ def deploy_service(customer_id):
     if request.method == "GET":
         return form_page("staff/field/deploy.html", **page,
                          values={"service_location": customer.service_address or ""})
+    started = already_started("isp_ticket_to_deployment")
+    if started is not None:
+        return go(url_for("staff.run_detail", run_id=started.id))
     vals = values("bandwidth_plan", "service_location", "device_serial", "scheduled_date",
                   "technician_id")
     errors = {}
@@ -68,7 +72,8 @@ def deploy_service(customer_id):
                 "device_serial": vals["device_serial"] or None,
                 "scheduled_date": vals["scheduled_date"] or None,
                 "technician_id": int(vals["technician_id"]) if vals["technician_id"] else None},
-                started_by=current_user, started_from="staff", customer_id=customer.id)
+                started_by=current_user, started_from="staff", customer_id=customer.id,
+                submission_token=submission_token())
             return go(url_for("staff.run_detail", run_id=run.id))
         except DomainError as error:
             errors = error_details(error)

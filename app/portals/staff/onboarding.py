@@ -11,7 +11,8 @@ from app.models import Lead, LicenseTemplate, OutboundEmail, Plan
 from app.portals.access import staff_required
 from app.portals.pagination import render_list, search
 from app.portals.staff import bp
-from app.portals.wizards import error_details, form_page, go, require_int, values
+from app.portals.wizards import (already_started, error_details, form_page, go, require_int,
+                                 submission_token, values)
 from app.services.customer.leads import CONVERTIBLE
 from app.workflows.engine import start_run
 
@@ -27,6 +28,10 @@ def convert_lead(lead_id):
     templates = db.session.execute(select(LicenseTemplate).order_by(LicenseTemplate.name)
                                    ).scalars().all()
     page = dict(lead=lead, plans=plans, templates=templates)
+    if request.method == "POST":  # this form posted again (back button, double click)
+        started = already_started("lead_to_customer_onboarding", {"lead_id": lead.id})
+        if started is not None:
+            return go(url_for("staff.run_detail", run_id=started.id))
     if lead.status not in CONVERTIBLE or lead.converted_customer_id:
         return form_page("staff/onboarding/convert.html", 409, **page, errors={
             "_form": f"Lead {lead.number} is {lead.status.replace('_', ' ')}: only a "
@@ -49,7 +54,7 @@ def convert_lead(lead_id):
             run = start_run("lead_to_customer_onboarding", {
                 "lead_id": lead.id, "plan_id": plan_id, "license_template_id": template_id,
                 "deployment_type": vals["deployment_type"]}, started_by=current_user,
-                started_from="staff")
+                started_from="staff", submission_token=submission_token())
             return go(url_for("staff.run_detail", run_id=run.id))
         except DomainError as error:
             errors = error_details(error)

@@ -11,7 +11,8 @@ from app.models import Notification, PaymentMethod, Quote, utcnow
 from app.portals.access import staff_required
 from app.portals.pagination import render_list
 from app.portals.staff import bp
-from app.portals.wizards import error_details, form_page, go, values
+from app.portals.wizards import (already_started, error_details, form_page, go,
+                                 submission_token, values)
 from app.services.crm.quotes import acceptance_problem
 from app.workflows.engine import start_run
 
@@ -65,6 +66,9 @@ def record_acceptance(quote_id):
         return form_page("staff/orders/accept.html", **page,
                          values={"payment_type": "postpaid", "priority": "normal"},
                          errors={"_form": acceptance_problem(quote)} if acceptance_problem(quote) else {})
+    started = already_started("quote_accepted_to_order", {"quote_id": quote.id})
+    if started is not None:
+        return go(url_for("staff.run_detail", run_id=started.id))
     vals = values("accepted_by", "payment_type", "payment_method", "priority", "scheduled_date")
     inputs, errors = acceptance_inputs(quote, vals, cards, vals["accepted_by"])
     if not vals["accepted_by"]:
@@ -72,7 +76,8 @@ def record_acceptance(quote_id):
     if not errors:
         try:
             run = start_run("quote_accepted_to_order", inputs, started_by=current_user,
-                            started_from="staff", customer_id=quote.customer_id)
+                            started_from="staff", customer_id=quote.customer_id,
+                            submission_token=submission_token())
             return go(url_for("staff.run_detail", run_id=run.id))
         except DomainError as error:
             errors = error_details(error)

@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.errors import DomainError, ValidationError
 from app.extensions import db
 from app.models import Customer, RunEvent, StepRun, WorkflowRun
 from app.models.workflows import RUN_STATUSES
@@ -15,12 +16,8 @@ from app.portals.pagination import filter_by_arg, render_list
 from app.portals.staff import bp
 from app.workflows import engine
 from app.workflows.definitions import all_workflows
-from jobs.periodic import start_on_first_request
 
 ROLES = ("ops", "sales")
-
-# Keep the reaper and the other periodic jobs scheduled even if no worker has had a job yet.
-bp.before_app_request(start_on_first_request)
 
 
 @bp.route("/runs")
@@ -95,10 +92,15 @@ def run_stream(run_id):
 @bp.route("/runs/<int:run_id>/retry", methods=["POST"])
 @staff_required(*ROLES)
 def run_retry(run_id):
-    if engine.retry_run(_load(run_id).id, by=current_user):
-        flash("Retrying from the failed step.")
+    try:
+        retried = engine.retry_run(_load(run_id).id, by=current_user)
+    except DomainError as error:
+        flash(error.message, "error")
     else:
-        flash("Only a failed run can be retried.", "error")
+        if retried:
+            flash("Retrying from the failed step.")
+        else:
+            flash("Only a failed run can be retried.", "error")
     return redirect(url_for("staff.run_detail", run_id=run_id))
 
 
@@ -115,18 +117,24 @@ def run_cancel(run_id):
 @bp.route("/runs/<int:run_id>/signal", methods=["POST"])
 @staff_required("admin")
 def run_signal(run_id):
+    """An administrator delivers the signal a run waits for: with the fields its wait
+    declares, checked as the wait checks them, confirmed, and recorded in the run."""
     run = _load(run_id)
     name = (request.form.get("signal") or "").strip()
+    if request.form.get("confirm") != "yes":
+        flash("Tick the confirmation to send a signal.", "error")
+        return redirect(url_for("staff.run_detail", run_id=run_id), 303)
+    payload = {key[len("field_"):]: value.strip() for key, value in request.form.items()
+               if key.startswith("field_") and value.strip()}
     try:
-        payload = json.loads(request.form.get("payload") or "{}")
-        if not isinstance(payload, dict):
-            raise ValueError
-    except ValueError:
-        flash("The payload must be a JSON object, like {\"device_serial\": \"ABC123\"}.",
-              "error")
-        return redirect(url_for("staff.run_detail", run_id=run_id)), 303
-    if engine.signal_run(run.id, name, payload):
-        flash(f"Sent {name}.")
+        sent = engine.signal_run(run.id, name, payload, by=current_user)
+    except ValidationError as error:
+        details = "; ".join(f"{field.replace('_', ' ')}: {text}"
+                            for field, text in (error.details or {}).items())
+        flash(f"Not sent: {error.message}" + (f" ({details})" if details else ""), "error")
+        return redirect(url_for("staff.run_detail", run_id=run_id), 303)
+    if sent:
+        flash(f"Sent {name.replace('_', ' ')}.")
     else:
-        flash(f"The run is not waiting for {name or 'that signal'}.", "error")
-    return redirect(url_for("staff.run_detail", run_id=run_id))
+        flash(f"The run is not waiting for {name.replace('_', ' ') or 'that signal'}.", "error")
+    return redirect(url_for("staff.run_detail", run_id=run_id), 303)

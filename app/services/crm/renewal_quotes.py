@@ -65,6 +65,10 @@ class RenewalQuotesMixin:
     def decline_quote(self, quote_id, *, idempotency_key=None):
         return self._close_quote(quote_id, "rejected", idempotency_key)
 
+    def withdraw_quote(self, quote_id, *, idempotency_key=None):
+        """The run that offered the quote was cancelled or failed: it is no longer on offer."""
+        return self._close_quote(quote_id, "withdrawn", idempotency_key)
+
     def _close_quote(self, quote_id, status, idempotency_key):
         def produce():
             quote = self.session.get(Quote, quote_id)

@@ -6,10 +6,9 @@ import secrets
 from datetime import datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from app.errors import DomainError, NotFound, TransientError, ValidationError
-from app.extensions import get_queue
 from app.integrations.provisioning import get_backend
 from app.models import Customer, DeploymentSchedule, License, Order, Tenant, utcnow
 
@@ -105,26 +104,20 @@ class TenantsMixin:
             if when <= utcnow():
                 raise ValidationError("The deployment date must be in the future.",
                                       details={"scheduled_date": "Choose a future date."})
-            if self.session.execute(select(DeploymentSchedule.id).filter_by(
-                    order_id=order.id)).first():
+            schedule = self.session.execute(select(DeploymentSchedule).filter_by(
+                order_id=order.id)).scalar_one_or_none()
+            if schedule is not None and schedule.status != "cancelled":
                 raise DomainError(f"Order {order.number} already has a deployment scheduled.")
-            schedule = DeploymentSchedule(order_id=order.id, customer_id=customer_id,
-                                          priority=priority or "normal", scheduled_for=when)
-            self.session.add(schedule)
+            if schedule is None:  # one schedule per order: a cancelled one is scheduled anew
+                schedule = DeploymentSchedule(order_id=order.id, customer_id=customer_id)
+                self.session.add(schedule)
+            schedule.priority, schedule.scheduled_for = priority or "normal", when
+            schedule.status, schedule.error = "scheduled", None
             order.status = "approved"
             self.session.flush()
             return {"schedule_id": schedule.id, "scheduled_for": when.isoformat()}
-        result = self.once(idempotency_key, "deployment.schedule_deployment", produce)
-        schedule = self.session.get(DeploymentSchedule, result["schedule_id"])
-        if schedule.rq_job_id is None and schedule.status == "scheduled":
-            # After the commit: the job must find the schedule it runs.
-            from datetime import timezone
-            job = get_queue().enqueue_at(schedule.scheduled_for.replace(tzinfo=timezone.utc),
-                                         "jobs.deployments.run_scheduled_deployment",
-                                         schedule.id)
-            schedule.rq_job_id = job.id
-            self.session.commit()
-        return result
+        # The row is the timer: jobs.deployments.run_due_deployments runs it when it is due.
+        return self.once(idempotency_key, "deployment.schedule_deployment", produce)
 
     def cancel_deployment_schedule(self, schedule_id, *, idempotency_key=None):
         def produce():
@@ -136,12 +129,33 @@ class TenantsMixin:
             return {"schedule_id": schedule.id, "status": schedule.status}
         return self.once(idempotency_key, "deployment.cancel_deployment_schedule", produce)
 
+    def due_deployment_ids(self, now, stale_after=timedelta(minutes=10)):
+        """Schedules whose time has come, and runs whose worker died (the row is the timer:
+        nothing due later lives only in Redis)."""
+        return self.session.execute(select(DeploymentSchedule.id).where(or_(
+            (DeploymentSchedule.status == "scheduled")
+            & (DeploymentSchedule.scheduled_for <= now),
+            (DeploymentSchedule.status == "running")
+            & (DeploymentSchedule.updated_at < now - stale_after)))
+            .order_by(DeploymentSchedule.scheduled_for)).scalars().all()
+
     def run_scheduled_deployment(self, schedule_id):
-        """The scheduled job's body: provision the order's tenant, then mark the order."""
-        schedule = self.session.get(DeploymentSchedule, schedule_id)
-        if schedule is None or schedule.status != "scheduled":
+        """A due schedule: provision the order's tenant, then mark the order. Claimed with a
+        compare-and-set, so two sweeps never run one schedule at once; the provisioning is
+        idempotent under the schedule's key, so a run taken up again does it once."""
+        now = utcnow()
+        claimed = self.session.execute(
+            update(DeploymentSchedule).where(
+                DeploymentSchedule.id == schedule_id,
+                or_(DeploymentSchedule.status == "scheduled",
+                    DeploymentSchedule.updated_at < now - timedelta(minutes=10)),
+                DeploymentSchedule.status.in_(("scheduled", "running")),
+                DeploymentSchedule.scheduled_for <= now)
+            .values(status="running", updated_at=now)).rowcount
+        self.session.commit()
+        if not claimed:
             return None
-        schedule.status = "running"
+        schedule = self.session.get(DeploymentSchedule, schedule_id)
         order = self.session.get(Order, schedule.order_id)
         order.status = "provisioning"
         self.session.commit()
@@ -153,9 +167,10 @@ class TenantsMixin:
                                            license.license_key if license else None, "shared",
                                            idempotency_key=f"deployment-schedule:{schedule.id}")
         except TransientError:
-            schedule.status = "scheduled"  # the provisioner is still working: look again
-            self.session.commit()
-            raise
+            self.session.rollback()
+            schedule.status = "scheduled"  # the provisioner is still working: the next
+            self.session.commit()          # sweep looks again
+            return None
         except DomainError as error:
             self.session.rollback()
             schedule.status, schedule.error, order.status = "failed", error.message, "failed"

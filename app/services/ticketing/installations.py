@@ -166,6 +166,19 @@ class InstallationsMixin:
                        {"device_serial": serial, "appointment_id": appointment.id})
         return appointment
 
+    def check_completed_installation(self, appointment_id, workflow_run_id, *,
+                                     idempotency_key=None):
+        """A signal's check (W5's installation completed): the run's own job, and done."""
+        appointment = self.session.get(Appointment, appointment_id)
+        if appointment is None or appointment.workflow_run_id != workflow_run_id:
+            raise ValidationError("That is not this installation's job.",
+                                  details={"appointment_id": "Not this run's job."})
+        if appointment.status != "completed":
+            raise ValidationError("The technician has not completed this job yet.",
+                                  details={"appointment_id": f"The job is "
+                                                             f"{appointment.status}."})
+        return {"appointment_id": appointment.id}
+
     def _own_job(self, appointment_id, technician):
         appointment = self.session.get(Appointment, appointment_id)
         if appointment is None or (technician.role != "admin" and

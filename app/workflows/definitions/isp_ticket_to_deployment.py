@@ -7,6 +7,7 @@ WORKFLOW = Workflow(
     name="isp_ticket_to_deployment",
     version=2,
     title="Installation ticket to live service",
+    subject="installation:${ctx.customer_id}:${ctx.service_location}",
     inputs=(
         Input("customer_id", "int"),
         Input("bandwidth_plan", "str"),  # an internet plan's code
@@ -40,7 +41,9 @@ WORKFLOW = Workflow(
              compensate=Call("ticketing.cancel_appointment", {
                  "appointment_id": "${steps.schedule_installation.appointment_id}"})),
         Wait("await_installation", signal="installation_completed",
-             returns=("device_serial", "appointment_id"),
+             payload=(Input("device_serial", "str"), Input("appointment_id", "int")),
+             check=Call("ticketing.check_completed_installation", {
+                 "appointment_id": "${signal.appointment_id}", "workflow_run_id": "${run.id}"}),
              timeout_seconds=30 * 24 * 3600, timeout_status="failed"),
         Step("provision_device", "genieacs.provision_device",
              {"customer_id": CUSTOMER, "service_id": SERVICE,
@@ -50,7 +53,8 @@ WORKFLOW = Workflow(
              max_attempts=8),
         # Without GenieACS, an operator applies the recorded settings by hand and says so
         # on the service's page ("Mark CPE configured").
-        Wait("await_cpe_configuration", signal="cpe_configured", returns=(),
+        Wait("await_cpe_configuration", signal="cpe_configured",
+             payload=(Input("by", "str", required=False),),
              when=("${steps.provision_device.status}", "==", "pending_operator"),
              timeout_seconds=7 * 24 * 3600, timeout_status="failed"),
         Step("activate_service", "billing.activate_service",

@@ -6,6 +6,7 @@ WORKFLOW = Workflow(
     name="lead_to_customer_onboarding",
     version=1,
     title="Lead to customer onboarding",
+    subject="lead:${ctx.lead_id}",
     inputs=(
         Input("lead_id", "int"),
         Input("plan_id", "int"),

@@ -7,6 +7,7 @@ WORKFLOW = Workflow(
     name="partner_customer_provisioning",
     version=1,
     title="Partner customer provisioning",
+    subject="partner-customer:${ctx.partner_id}:${ctx.customer_data.email}",
     inputs=(
         Input("partner_id", "int"),
         # name, email, phone, company, service_address

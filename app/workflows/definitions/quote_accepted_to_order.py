@@ -1,4 +1,4 @@
-from app.workflows.definition import Call, Input, Step, Workflow
+from app.workflows.definition import Call, Input, Step, Wait, Workflow
 
 ORDER = "${steps.create_order.order_id}"
 
@@ -6,6 +6,7 @@ WORKFLOW = Workflow(
     name="quote_accepted_to_order",
     version=1,
     title="Quote accepted to order",
+    subject="quote:${ctx.quote_id}",
     inputs=(
         Input("quote_id", "int"),
         Input("accepted_by", "str"),
@@ -17,19 +18,31 @@ WORKFLOW = Workflow(
         Input("scheduled_date", "datetime", required=False),  # default: next working day
     ),
     steps=(
+        # A declined card or a cancel undoes the order and its invoice, and the quote may be
+        # accepted again.
         Step("accept_quote", "crm.accept_quote",
              {"quote_id": "${ctx.quote_id}", "accepted_by": "${ctx.accepted_by}"},
-             returns=("quote_id", "status", "accepted_at")),
+             returns=("quote_id", "status", "accepted_at"),
+             compensate=Call("crm.reopen_quote", {"quote_id": "${ctx.quote_id}"})),
         Step("create_order", "sales.create_order_from_quote",
              {"quote_id": "${ctx.quote_id}", "payment_type": "${ctx.payment_type}"},
-             returns=("order_id", "number", "customer_id", "customer_email", "total")),
+             returns=("order_id", "number", "customer_id", "customer_email", "total"),
+             compensate=Call("sales.cancel_order", {"order_id": ORDER})),
         Step("process_payment", "billing.process_payment",
              {"order_id": ORDER, "amount": "${steps.create_order.total}",
               "payment_method": "${ctx.payment_method}"},
-             returns=("payment_id", "status", "gateway_reference"),
+             returns=("payment_id", "status", "gateway_reference", "invoice_id"),
              when=("${ctx.payment_type}", "==", "prepaid"),
              compensate=Call("billing.refund_payment", {
                  "payment_id": "${steps.process_payment.payment_id}"})),
+        # Prepaid by bank transfer: the order waits, visibly, until finance records the money.
+        Wait("await_payment", signal="payment_received",
+             payload=(Input("invoice_id", "int"),),
+             check=Call("billing.check_paid_invoice", {
+                 "invoice_id": "${signal.invoice_id}",
+                 "expected_invoice_id": "${steps.process_payment.invoice_id}"}),
+             when=("${steps.process_payment.status}", "==", "pending"),
+             timeout_seconds=30 * 24 * 3600, timeout_status="failed"),
         Step("schedule_deployment", "deployment.schedule_deployment",
              {"order_id": ORDER, "customer_id": "${steps.create_order.customer_id}",
               "priority": "${ctx.priority}", "scheduled_date": "${ctx.scheduled_date}"},
