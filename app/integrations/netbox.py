@@ -37,7 +37,9 @@ def allocate_ip(config, area, customer_number, description, marker):
             _reserve_gateway(api, prefix)
             try:
                 address = prefix.available_ips.create({
-                    "description": f"{description} {marker}"[:200], "status": "active",
+                    # NetBox keeps 200 characters: the marker must survive a cut.
+                    "description": f"{description[:199 - len(marker)]} {marker}",
+                    "status": "active",
                     "tags": [tag.id]})
             except AllocationError:
                 continue  # full: the next prefix of the area
