@@ -304,6 +304,8 @@ def test_staff_resend_an_invitation_and_the_old_link_dies(app, db, client, smtp)
     old = re.search(r"/portal/invite/(\S+)", body_text(smtp.messages[0])).group(1)
     staff = make_user(role="support")
     client.login(staff.email, PASSWORD)
+    page = client.get(f"/staff/customers/{customer.id}").data.decode()
+    assert "new@cust.example" in page and "Resend invitation" in page
     response = client.post_form(f"/staff/users/{invitee.id}/resend-invitation")
     assert response.status_code == 303
     new = re.search(r"/portal/invite/(\S+)", body_text(smtp.messages[1])).group(1)

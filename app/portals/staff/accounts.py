@@ -94,3 +94,11 @@ def reveal_radius_password(service_id):
                                              service=service, password=password))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.app_template_global()
+def portal_users(customer_id):
+    """A customer's portal logins, for the staff customer page (with "Resend invitation")."""
+    return db.session.execute(select(User).where(
+        User.customer_id == customer_id, User.portal == "customer").order_by(User.id)
+    ).scalars().all()
