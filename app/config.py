@@ -95,6 +95,28 @@ class Config:
     RENEWAL_WINDOW_DAYS = int(os.environ.get("RENEWAL_WINDOW_DAYS", "30"))
     STEP_LEASE_SECONDS = int(os.environ.get("STEP_LEASE_SECONDS", "30"))
 
+    # Invoices: the seller printed on them, tax (a percentage added to the lines), payment terms.
+    SELLER_NAME = os.environ.get("SELLER_NAME", "Lastmile Networks Ltd")
+    SELLER_ADDRESS = os.environ.get("SELLER_ADDRESS", "1 Fibre Way, Northville")
+    SELLER_TAX_ID = os.environ.get("SELLER_TAX_ID", "")
+    INVOICE_TAX_NAME = os.environ.get("INVOICE_TAX_NAME", "VAT")
+    INVOICE_TAX_RATE = os.environ.get("INVOICE_TAX_RATE", "0")  # percent, e.g. "20"
+    INVOICE_DUE_DAYS = int(os.environ.get("INVOICE_DUE_DAYS", "14"))
+    # Dunning (W6): start N days after an invoice's due date; wait this long after each
+    # reminder; a suspended service's run waits this long for the payment before it ends.
+    DUNNING_START_DAYS = int(os.environ.get("DUNNING_START_DAYS", "7"))
+    DUNNING_REMINDER_DAYS = int(os.environ.get("DUNNING_REMINDER_DAYS", "7"))
+    DUNNING_SUSPENDED_DAYS = int(os.environ.get("DUNNING_SUSPENDED_DAYS", "90"))
+    # The walled-garden profile a suspended subscriber gets (MikroTik rate: upload/download).
+    SUSPENDED_GROUP = os.environ.get("SUSPENDED_GROUP", "suspended")
+    SUSPENDED_RATE_LIMIT = os.environ.get("SUSPENDED_RATE_LIMIT", "64k/64k")
+    # Disconnect-Requests (RFC 5176) to the NAS: port, secret when the nas table has none,
+    # seconds to wait for an answer and tries per request.
+    NAS_COA_PORT = int(os.environ.get("NAS_COA_PORT", "3799"))
+    NAS_COA_SECRET = os.environ.get("NAS_COA_SECRET")
+    NAS_COA_TIMEOUT_SECONDS = float(os.environ.get("NAS_COA_TIMEOUT_SECONDS", "2"))
+    NAS_COA_RETRIES = int(os.environ.get("NAS_COA_RETRIES", "3"))
+
 
 class TestConfig(Config):
     TESTING = True

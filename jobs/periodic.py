@@ -26,6 +26,10 @@ PERIODIC_JOBS = {
     "jobs.deployments.run_due_deployments": 15,
     # auto-renew subscriptions entering the renewal window start their renewal
     "jobs.renewals.renewal_sweep": 24 * 3600,
+    # W6: dunning starts for invoices unpaid N days after due; waiting runs whose reminder
+    # period is over move on, and payments a busy run missed are delivered again
+    "jobs.dunning.start_dunning": 24 * 3600,
+    "jobs.dunning.advance_dunning": 60,
 }
 TICK_SECONDS = 2
 

@@ -140,3 +140,33 @@ def make_site_survey(customer, serviceability="serviceable", status="completed",
     return _save(SiteSurvey(customer_id=customer.id, status=status,
                             serviceability=serviceability, completed_at=datetime.utcnow(),
                             **fields))
+
+
+def make_internet_service(customer=None, plan=None, ip_address="100.64.90.2", **fields):
+    """An active internet service with its RADIUS subscriber (radcheck, radreply, the plan's
+    group), as W5 leaves it."""
+    from app.models import ServiceInstance
+    from app.workflows.registry import get_service
+    customer = customer or make_customer()
+    plan = plan or make_plan(kind="internet")
+    n = next(_seq)
+    fields.setdefault("pppoe_username", f"sub{n}")
+    service = _save(ServiceInstance(customer_id=customer.id, plan_id=plan.id,
+                                    ip_address=ip_address, status="active",
+                                    service_location=customer.service_address, **fields))
+    get_service("radius").create_subscriber(customer.id, service.id, service.pppoe_username,
+                                            plan.code)
+    return service
+
+
+def make_invoice(customer=None, total="59.00", due_days_ago=10, status="open", **fields):
+    """An invoice with one line, issued 14 days before its due date."""
+    from app.models import Invoice, InvoiceLine
+    customer = customer or make_customer()
+    due = datetime.utcnow() - timedelta(days=due_days_ago)
+    invoice = Invoice(number=next_number("INV"), customer_id=customer.id, status=status,
+                      subtotal=Decimal(total), total=Decimal(total), currency="USD",
+                      issued_at=due - timedelta(days=14), due_at=due, **fields)
+    invoice.lines.append(InvoiceLine(description="Fibre 100 (monthly)", quantity=1,
+                                     unit_price=Decimal(total), amount=Decimal(total)))
+    return _save(invoice)

@@ -56,8 +56,11 @@ class Invoice(TimestampMixin, db.Model):
     total = db.Column(Money, nullable=False, default=0)
     currency = db.Column(db.String(3), nullable=False, default="USD")
     issued_at = db.Column(db.DateTime, nullable=False)
-    due_at = db.Column(db.DateTime)
+    due_at = db.Column(db.DateTime, index=True)
     paid_at = db.Column(db.DateTime)
+    # The service period the invoice bills (shown on it), when it bills one.
+    period_start = db.Column(db.Date)
+    period_end = db.Column(db.Date)
 
     customer = db.relationship("Customer")
     lines = db.relationship("InvoiceLine", back_populates="invoice", order_by="InvoiceLine.id",

@@ -22,9 +22,32 @@ class Ticket(TimestampMixin, db.Model):
     sla_due_at = db.Column(db.DateTime)
     resolved_at = db.Column(db.DateTime)
     created_by_key = db.Column(db.String(200), unique=True)
+    # What the ticket is about, when it is about one service or came from a workflow run.
+    service_instance_id = db.Column(db.Integer, db.ForeignKey("service_instances.id"),
+                                    index=True)
+    workflow_run_id = db.Column(db.Integer, index=True)
+    opened_by_id = db.Column(db.Integer, db.ForeignKey("users.id"))
 
     customer = db.relationship("Customer")
-    assignee = db.relationship("User")
+    assignee = db.relationship("User", foreign_keys=[assignee_id])
+    service = db.relationship("ServiceInstance")
+    messages = db.relationship("TicketMessage", back_populates="ticket",
+                               order_by="TicketMessage.id")
+
+
+class TicketMessage(db.Model):
+    """One message of a ticket's conversation, from the customer or from staff."""
+    __tablename__ = "ticket_messages"
+    id = db.Column(db.Integer, primary_key=True)
+    ticket_id = db.Column(db.Integer, db.ForeignKey("tickets.id"), nullable=False,
+                          index=True)
+    author_id = db.Column(db.Integer, db.ForeignKey("users.id"))
+    from_staff = db.Column(db.Boolean, nullable=False, default=False)
+    body = db.Column(db.Text, nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False)
+
+    ticket = db.relationship("Ticket", back_populates="messages")
+    author = db.relationship("User")
 
 
 class Appointment(TimestampMixin, db.Model):

@@ -8,16 +8,21 @@ committed on their own, so each method is idempotent by itself: a replay finds i
 import secrets
 
 from flask import current_app
-from sqlalchemy import create_engine, delete, select
+from datetime import datetime, timedelta
+
+from sqlalchemy import create_engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import DomainError, NotFound
-from app.models import (BandwidthProfile, Plan, RadCheck, RadGroupCheck, RadGroupReply,
-                        RadReply, RadUserGroup, ServiceInstance)
+from app.models import (BandwidthProfile, Nas, Plan, RadAcct, RadCheck, RadGroupCheck,
+                        RadGroupReply, RadPostAuth, RadReply, RadUserGroup, ServiceInstance)
 from app.services.base import Service
 
+# Accounting (radacct), post-auth and the nas clients too: FreeRADIUS writes and reads them
+# in the same database as the rest.
 RADIUS_TABLES = [model.__table__ for model in (RadCheck, RadReply, RadGroupCheck,
-                                               RadGroupReply, RadUserGroup)]
+                                               RadGroupReply, RadUserGroup, RadAcct,
+                                               RadPostAuth, Nas)]
 _engines = {}
 
 
@@ -93,6 +98,85 @@ class RadiusService(Service):
                                            value=rate))
         else:
             row.value = rate
+
+    # ------------------------------------------------------------ suspension (W6)
+
+    def move_to_group(self, username, groupname):
+        """Put the subscriber in `groupname` (its radgroupreply decides the rate FreeRADIUS
+        replies); returns the group it was in. Committed at once: FreeRADIUS reads it on the
+        subscriber's next Access-Request."""
+        previous = self.rad.execute(select(RadUserGroup.groupname).filter_by(
+            username=username).order_by(RadUserGroup.priority, RadUserGroup.id)).scalar()
+        if previous is None:
+            raise DomainError(f"The RADIUS user {username} does not exist.")
+        if previous != groupname:
+            self.rad.execute(update(RadUserGroup).where(RadUserGroup.username == username)
+                             .values(groupname=groupname))
+        self._commit_rad()
+        return previous
+
+    def ensure_suspended_group(self):
+        """The walled-garden profile: SUSPENDED_GROUP's rate (SUSPENDED_RATE_LIMIT)."""
+        config = current_app.config
+        group, rate = config["SUSPENDED_GROUP"], config["SUSPENDED_RATE_LIMIT"]
+        row = self.rad.execute(select(RadGroupReply).filter_by(
+            groupname=group, attribute="Mikrotik-Rate-Limit")).scalar_one_or_none()
+        if row is None:
+            self.rad.add(RadGroupReply(groupname=group, attribute="Mikrotik-Rate-Limit",
+                                       op=":=", value=rate))
+        elif row.value != rate:
+            row.value = rate
+        self._commit_rad()
+        return group
+
+    def group_of(self, username):
+        return self.rad.execute(select(RadUserGroup.groupname).filter_by(
+            username=username).order_by(RadUserGroup.priority, RadUserGroup.id)).scalar()
+
+    def nas_secret(self, nas_address):
+        """The shared secret of the NAS (its `nas` row, as FreeRADIUS reads clients), else
+        NAS_COA_SECRET; None when neither is known."""
+        secret = self.rad.execute(select(Nas.secret).where(Nas.nasname == nas_address)
+                                  .limit(1)).scalar()
+        return secret or current_app.config.get("NAS_COA_SECRET")
+
+    # ------------------------------------------------------------ accounting
+
+    def open_session(self, username):
+        """The subscriber's session that is online now: the newest radacct row without a
+        stop time (FreeRADIUS writes it on Accounting Start, closes it on Stop)."""
+        if not username:
+            return None
+        return self.rad.execute(select(RadAcct).where(
+            RadAcct.username == username, RadAcct.acctstoptime.is_(None))
+            .order_by(RadAcct.acctstarttime.desc(), RadAcct.radacctid.desc()).limit(1)
+        ).scalar()
+
+    def usage_by_day(self, username, start, end):
+        """Download/upload octets per day from `start` (a date) to `end` (exclusive), as
+        [(date, download, upload)] with every day present.
+
+        radacct keeps one row per session whose octet counters are the session's totals so
+        far (Interim-Update overwrites them), so a session's traffic is counted on the day of
+        its latest update. Seen from the subscriber: download is what the NAS sent
+        (Acct-Output-Octets), upload what it received (Acct-Input-Octets)."""
+        last_seen = func.coalesce(RadAcct.acctstoptime, RadAcct.acctupdatetime,
+                                  RadAcct.acctstarttime)
+        begin = datetime.combine(start, datetime.min.time())
+        finish = datetime.combine(end, datetime.min.time())
+        rows = self.rad.execute(select(
+            func.date(last_seen), func.sum(RadAcct.acctoutputoctets),
+            func.sum(RadAcct.acctinputoctets)).where(
+            RadAcct.username == username, last_seen >= begin, last_seen < finish)
+            .group_by(func.date(last_seen))).all()
+        found = {str(day)[:10]: (int(down or 0), int(up or 0)) for day, down, up in rows}
+        days = []
+        day = start
+        while day < end:
+            down, up = found.get(day.isoformat(), (0, 0))
+            days.append((day, down, up))
+            day += timedelta(days=1)
+        return days
 
     def delete_subscriber(self, username, *, idempotency_key=None):
         def produce():

@@ -5,6 +5,7 @@ from app.services.communications import CommunicationsService
 from app.services.crm import CrmService
 from app.services.customer import CustomerService
 from app.services.deployment import DeploymentService
+from app.services.dunning import DunningService
 from app.services.genieacs import GenieAcsService
 from app.services.license import LicenseService
 from app.services.network import NetworkService
@@ -16,6 +17,7 @@ from app.services.ticketing import TicketingService
 
 SERVICES = {cls.name: cls for cls in (
     BillingService, CommunicationsService, CrmService, CustomerService, DeploymentService,
+    DunningService,
     GenieAcsService, LicenseService, NetworkService, NotificationsService, PartnerService,
     RadiusService, SalesService, TicketingService)}
 

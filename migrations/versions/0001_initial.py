@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 00:16:24.206489
+Create Date: 2026-11-27 00:23:52.834004
 
 """
 from alembic import op
@@ -534,6 +534,17 @@ def upgrade():
         batch_op.create_index('ix_audit_events_object', ['object_type', 'object_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_user_id'), ['user_id'], unique=False)
 
+    op.create_table('dunning_pauses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=300), nullable=False),
+    sa.Column('paused_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_dunning_pauses_customer_id_customers')),
+    sa.ForeignKeyConstraint(['paused_by_id'], ['users.id'], name=op.f('fk_dunning_pauses_paused_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dunning_pauses')),
+    sa.UniqueConstraint('customer_id', name=op.f('uq_dunning_pauses_customer_id'))
+    )
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -657,34 +668,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_technician_profiles')),
     sa.UniqueConstraint('user_id', name=op.f('uq_technician_profiles_user_id'))
     )
-    op.create_table('tickets',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('number', sa.String(length=20), nullable=False),
-    sa.Column('title', sa.String(length=300), nullable=False),
-    sa.Column('description', sa.Text(), nullable=True),
-    sa.Column('customer_id', sa.Integer(), nullable=True),
-    sa.Column('type', sa.String(length=20), nullable=False),
-    sa.Column('priority', sa.String(length=10), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('team', sa.String(length=50), nullable=True),
-    sa.Column('assignee_id', sa.Integer(), nullable=True),
-    sa.Column('sla_due_at', sa.DateTime(), nullable=True),
-    sa.Column('resolved_at', sa.DateTime(), nullable=True),
-    sa.Column('created_by_key', sa.String(length=200), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], name=op.f('fk_tickets_assignee_id_users')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_tickets_customer_id_customers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets')),
-    sa.UniqueConstraint('created_by_key', name=op.f('uq_tickets_created_by_key')),
-    sa.UniqueConstraint('number', name=op.f('uq_tickets_number'))
-    )
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_tickets_assignee_id'), ['assignee_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_tickets_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_tickets_status'), ['status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_tickets_team'), ['team'], unique=False)
-
     op.create_table('user_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -735,37 +718,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_workflow_runs_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_workflow_runs_subject'), ['subject'], unique=False)
         batch_op.create_index('ix_workflow_runs_workflow_status', ['workflow', 'status'], unique=False)
-
-    op.create_table('appointments',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('technician_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('ticket_id', sa.Integer(), nullable=True),
-    sa.Column('service_instance_id', sa.Integer(), nullable=True),
-    sa.Column('address', sa.String(length=500), nullable=False),
-    sa.Column('starts_at', sa.DateTime(), nullable=False),
-    sa.Column('ends_at', sa.DateTime(), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('cpe_serial', sa.String(length=100), nullable=True),
-    sa.Column('completed_at', sa.DateTime(), nullable=True),
-    sa.Column('workflow_run_id', sa.Integer(), nullable=True),
-    sa.Column('created_by_key', sa.String(length=200), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_appointments_customer_id_customers')),
-    sa.ForeignKeyConstraint(['service_instance_id'], ['service_instances.id'], name=op.f('fk_appointments_service_instance_id_service_instances')),
-    sa.ForeignKeyConstraint(['technician_id'], ['users.id'], name=op.f('fk_appointments_technician_id_users')),
-    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_appointments_ticket_id_tickets')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_appointments')),
-    sa.UniqueConstraint('created_by_key', name=op.f('uq_appointments_created_by_key'))
-    )
-    with op.batch_alter_table('appointments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_appointments_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_appointments_status'), ['status'], unique=False)
-        batch_op.create_index('ix_appointments_technician_start', ['technician_id', 'starts_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_appointments_ticket_id'), ['ticket_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_appointments_workflow_run_id'), ['workflow_run_id'], unique=False)
 
     op.create_table('ip_addresses',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -880,6 +832,72 @@ def upgrade():
     with op.batch_alter_table('subscription_renewals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subscription_renewals_subscription_id'), ['subscription_id'], unique=False)
 
+    op.create_table('tickets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('type', sa.String(length=20), nullable=False),
+    sa.Column('priority', sa.String(length=10), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('team', sa.String(length=50), nullable=True),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('sla_due_at', sa.DateTime(), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(), nullable=True),
+    sa.Column('created_by_key', sa.String(length=200), nullable=True),
+    sa.Column('service_instance_id', sa.Integer(), nullable=True),
+    sa.Column('workflow_run_id', sa.Integer(), nullable=True),
+    sa.Column('opened_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], name=op.f('fk_tickets_assignee_id_users')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_tickets_customer_id_customers')),
+    sa.ForeignKeyConstraint(['opened_by_id'], ['users.id'], name=op.f('fk_tickets_opened_by_id_users')),
+    sa.ForeignKeyConstraint(['service_instance_id'], ['service_instances.id'], name=op.f('fk_tickets_service_instance_id_service_instances')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets')),
+    sa.UniqueConstraint('created_by_key', name=op.f('uq_tickets_created_by_key')),
+    sa.UniqueConstraint('number', name=op.f('uq_tickets_number'))
+    )
+    with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tickets_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tickets_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tickets_service_instance_id'), ['service_instance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tickets_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tickets_team'), ['team'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tickets_workflow_run_id'), ['workflow_run_id'], unique=False)
+
+    op.create_table('appointments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('technician_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('service_instance_id', sa.Integer(), nullable=True),
+    sa.Column('address', sa.String(length=500), nullable=False),
+    sa.Column('starts_at', sa.DateTime(), nullable=False),
+    sa.Column('ends_at', sa.DateTime(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('notes', sa.Text(), nullable=True),
+    sa.Column('cpe_serial', sa.String(length=100), nullable=True),
+    sa.Column('completed_at', sa.DateTime(), nullable=True),
+    sa.Column('workflow_run_id', sa.Integer(), nullable=True),
+    sa.Column('created_by_key', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_appointments_customer_id_customers')),
+    sa.ForeignKeyConstraint(['service_instance_id'], ['service_instances.id'], name=op.f('fk_appointments_service_instance_id_service_instances')),
+    sa.ForeignKeyConstraint(['technician_id'], ['users.id'], name=op.f('fk_appointments_technician_id_users')),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_appointments_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_appointments')),
+    sa.UniqueConstraint('created_by_key', name=op.f('uq_appointments_created_by_key'))
+    )
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_appointments_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appointments_status'), ['status'], unique=False)
+        batch_op.create_index('ix_appointments_technician_start', ['technician_id', 'starts_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appointments_ticket_id'), ['ticket_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appointments_workflow_run_id'), ['workflow_run_id'], unique=False)
+
     op.create_table('deployment_schedules',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
@@ -916,6 +934,8 @@ def upgrade():
     sa.Column('issued_at', sa.DateTime(), nullable=False),
     sa.Column('due_at', sa.DateTime(), nullable=True),
     sa.Column('paid_at', sa.DateTime(), nullable=True),
+    sa.Column('period_start', sa.Date(), nullable=True),
+    sa.Column('period_end', sa.Date(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_invoices_customer_id_customers')),
@@ -927,6 +947,7 @@ def upgrade():
     )
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invoices_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_invoices_due_at'), ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_invoices_order_id'), ['order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invoices_quote_id'), ['quote_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invoices_status'), ['status'], unique=False)
@@ -947,6 +968,66 @@ def upgrade():
     )
     with op.batch_alter_table('order_items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_order_items_order_id'), ['order_id'], unique=False)
+
+    op.create_table('ticket_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('from_staff', sa.Boolean(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_ticket_messages_author_id_users')),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_ticket_messages_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_messages'))
+    )
+    with op.batch_alter_table('ticket_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ticket_messages_ticket_id'), ['ticket_id'], unique=False)
+
+    op.create_table('credit_notes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('invoice_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('reason', sa.String(length=300), nullable=False),
+    sa.Column('issued_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_credit_notes_customer_id_customers')),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_credit_notes_invoice_id_invoices')),
+    sa.ForeignKeyConstraint(['issued_by_id'], ['users.id'], name=op.f('fk_credit_notes_issued_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_credit_notes')),
+    sa.UniqueConstraint('number', name=op.f('uq_credit_notes_number'))
+    )
+    with op.batch_alter_table('credit_notes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_credit_notes_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_credit_notes_invoice_id'), ['invoice_id'], unique=False)
+
+    op.create_table('dunning_cases',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('invoice_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('workflow_run_id', sa.Integer(), nullable=True),
+    sa.Column('stage', sa.String(length=20), nullable=False),
+    sa.Column('reminders_sent', sa.Integer(), nullable=False),
+    sa.Column('next_due_at', sa.DateTime(), nullable=True),
+    sa.Column('suspended_services', sa.JSON(), nullable=False),
+    sa.Column('disconnects', sa.JSON(), nullable=False),
+    sa.Column('suspended_at', sa.DateTime(), nullable=True),
+    sa.Column('restored_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_dunning_cases_customer_id_customers')),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_dunning_cases_invoice_id_invoices')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dunning_cases')),
+    sa.UniqueConstraint('invoice_id', name=op.f('uq_dunning_cases_invoice_id'))
+    )
+    with op.batch_alter_table('dunning_cases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dunning_cases_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_dunning_cases_stage_due', ['stage', 'next_due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dunning_cases_workflow_run_id'), ['workflow_run_id'], unique=False)
 
     op.create_table('invoice_lines',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1004,6 +1085,21 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_invoice_lines_invoice_id'))
 
     op.drop_table('invoice_lines')
+    with op.batch_alter_table('dunning_cases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dunning_cases_workflow_run_id'))
+        batch_op.drop_index('ix_dunning_cases_stage_due')
+        batch_op.drop_index(batch_op.f('ix_dunning_cases_customer_id'))
+
+    op.drop_table('dunning_cases')
+    with op.batch_alter_table('credit_notes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_credit_notes_invoice_id'))
+        batch_op.drop_index(batch_op.f('ix_credit_notes_customer_id'))
+
+    op.drop_table('credit_notes')
+    with op.batch_alter_table('ticket_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ticket_messages_ticket_id'))
+
+    op.drop_table('ticket_messages')
     with op.batch_alter_table('order_items', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_order_items_order_id'))
 
@@ -1013,6 +1109,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_invoices_status'))
         batch_op.drop_index(batch_op.f('ix_invoices_quote_id'))
         batch_op.drop_index(batch_op.f('ix_invoices_order_id'))
+        batch_op.drop_index(batch_op.f('ix_invoices_due_at'))
         batch_op.drop_index(batch_op.f('ix_invoices_customer_id'))
 
     op.drop_table('invoices')
@@ -1021,6 +1118,23 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_deployment_schedules_customer_id'))
 
     op.drop_table('deployment_schedules')
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_appointments_workflow_run_id'))
+        batch_op.drop_index(batch_op.f('ix_appointments_ticket_id'))
+        batch_op.drop_index('ix_appointments_technician_start')
+        batch_op.drop_index(batch_op.f('ix_appointments_status'))
+        batch_op.drop_index(batch_op.f('ix_appointments_customer_id'))
+
+    op.drop_table('appointments')
+    with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tickets_workflow_run_id'))
+        batch_op.drop_index(batch_op.f('ix_tickets_team'))
+        batch_op.drop_index(batch_op.f('ix_tickets_status'))
+        batch_op.drop_index(batch_op.f('ix_tickets_service_instance_id'))
+        batch_op.drop_index(batch_op.f('ix_tickets_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_tickets_assignee_id'))
+
+    op.drop_table('tickets')
     with op.batch_alter_table('subscription_renewals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscription_renewals_subscription_id'))
 
@@ -1046,14 +1160,6 @@ def downgrade():
         batch_op.drop_index('ix_ip_addresses_pool_free')
 
     op.drop_table('ip_addresses')
-    with op.batch_alter_table('appointments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_appointments_workflow_run_id'))
-        batch_op.drop_index(batch_op.f('ix_appointments_ticket_id'))
-        batch_op.drop_index('ix_appointments_technician_start')
-        batch_op.drop_index(batch_op.f('ix_appointments_status'))
-        batch_op.drop_index(batch_op.f('ix_appointments_customer_id'))
-
-    op.drop_table('appointments')
     with op.batch_alter_table('workflow_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_workflow_runs_workflow_status')
         batch_op.drop_index(batch_op.f('ix_workflow_runs_subject'))
@@ -1067,13 +1173,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
     op.drop_table('user_sessions')
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_tickets_team'))
-        batch_op.drop_index(batch_op.f('ix_tickets_status'))
-        batch_op.drop_index(batch_op.f('ix_tickets_customer_id'))
-        batch_op.drop_index(batch_op.f('ix_tickets_assignee_id'))
-
-    op.drop_table('tickets')
     op.drop_table('technician_profiles')
     with op.batch_alter_table('site_surveys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_site_surveys_lead_id'))
@@ -1098,6 +1197,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notifications_idempotency_key'))
 
     op.drop_table('notifications')
+    op.drop_table('dunning_pauses')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_user_id'))
         batch_op.drop_index('ix_audit_events_object')
