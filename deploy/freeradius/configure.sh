@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Point a Debian FreeRADIUS 3 (packages freeradius, freeradius-postgresql) at Lastmile's
 # PostgreSQL: enable rlm_sql with the postgresql dialect, reading radcheck, radreply,
-# radusergroup and radgroupreply, which Lastmile writes for every subscriber.
+# radusergroup and radgroupreply, which Lastmile writes for every subscriber; writing
+# accounting (Start / Interim-Update / Stop) to radacct with Debian's stock
+# mods-config/sql/main/postgresql/queries.conf (the default site's accounting section calls
+# sql); and reading the NAS clients from the `nas` table too (read_clients), so that a NAS's
+# secret lives in one place, used by FreeRADIUS and by Lastmile's Disconnect-Requests.
 #
 #   deploy/freeradius/configure.sh postgresql://user:pass@host:5432/lastmile [RADDB]
 #       [--port 1812] [--no-inner-tunnel] [--as-current-user]
@@ -42,7 +46,12 @@ sed -i \
   -e 's/^\tdialect = .*/\tdialect = "postgresql"/' \
   -e 's/^\tdriver = .*/\tdriver = "rlm_sql_postgresql"/' \
   -e "s|^\t#\?radius_db = .*|\tradius_db = \"$conninfo\"|" \
+  -e 's/^#\?\tread_clients = .*/\tread_clients = yes/' \
   "$sql"
+# accounting: the stock default site already has "-sql" in its accounting section; say so
+# loudly if a local edit took it out (the usage charts and "online now" read radacct).
+grep -Pzq 'accounting \{[^}]*\n\t-?sql\n' "$raddb/sites-available/default" ||
+  echo "warning: sites-available/default does not call sql in accounting: radacct stays empty" >&2
 ln -sf ../mods-available/sql "$raddb/mods-enabled/sql"
 
 if [ -n "$port" ]; then
@@ -59,4 +68,4 @@ if [ "$current_user" = yes ]; then
   sed -i -e 's/^\tuser = freerad/#\tuser = freerad/' -e 's/^\tgroup = freerad/#\tgroup = freerad/' \
     "$raddb/radiusd.conf"
 fi
-echo "FreeRADIUS at $raddb now reads its users from $(echo "$conninfo" | sed 's/password=[^ ]*/password=****/')"
+echo "FreeRADIUS at $raddb now reads its users and NAS clients from, and writes accounting to, $(echo "$conninfo" | sed 's/password=[^ ]*/password=****/')"
