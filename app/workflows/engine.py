@@ -213,7 +213,8 @@ def advance(run_id):
             _publish(run.id)
             _enqueue_step(step)
         return
-    if _cas_run(run, "running", status="succeeded", finished_at=utcnow()):
+    # A succeeded run has no error left to show (a declined card before a good one).
+    if _cas_run(run, "running", status="succeeded", finished_at=utcnow(), error=None):
         _event(run, "run.succeeded", None, "Finished")
         db.session.commit()
         _publish(run.id)

@@ -1,11 +1,9 @@
 """W2 from the customer's side: accept a quote and pay (or choose an invoice)."""
 from flask import request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.errors import DomainError
-from app.extensions import db
-from app.models import PaymentMethod, Quote
+from app.models import Quote
 from app.portals.access import customer_required, get_own_or_404
 from app.portals.customer import bp
 from app.portals.staff.orders import acceptance_inputs
@@ -16,13 +14,14 @@ from app.workflows.registry import get_service
 
 
 def own_cards():
-    return db.session.execute(select(PaymentMethod).filter_by(
-        customer_id=current_user.customer_id).order_by(PaymentMethod.id.desc())).scalars().all()
+    """The customer's cards that may be offered (a declined one is not, until typed again)."""
+    return get_service("billing").usable_cards(current_user.customer_id)
 
 
 def card_from_form(vals, errors):
-    """A saved card ("pm:<id>") or a new card saved now; None if the card is refused."""
-    choice = vals.get("payment_method") or ""
+    """A saved card ("pm:<id>") or a new card saved now; None if the card is refused. A card
+    number typed in is the card to use, whichever radio button was left selected."""
+    choice = "new" if vals.get("card_number") else (vals.get("payment_method") or "")
     if choice != "new":
         if choice not in {f"pm:{card.id}" for card in own_cards()}:
             errors["payment_method"] = "Choose one of your cards, or enter a new one."
