@@ -7,7 +7,8 @@ records, nor the ISP's own customers.
 import csv
 import io
 
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (Response, abort, current_app, redirect, render_template, request,
+                   stream_with_context, url_for)
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -182,7 +183,8 @@ def commissions_csv():
         yield buffer.getvalue()
 
     filename = f"commissions-{partner.number}.csv"
-    return Response(rows(), mimetype="text/csv",
+    # The body is streamed after the view returned: it needs the request's app context still.
+    return Response(stream_with_context(rows()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

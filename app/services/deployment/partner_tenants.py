@@ -36,7 +36,9 @@ def clean_white_label(config):
             value = value.lower()
         if field == "custom_domain" and isinstance(value, str):
             value = value.lower().rstrip(".")
-        error = text_error(value, field.replace("_", " "), 255)
+        # A logo may be a small data: image (as the partners' seeded defaults are): its own
+        # check allows the length the partner's logo column holds.
+        error = text_error(value, field.replace("_", " "), 500 if field == "logo_url" else 255)
         if not error:
             error = {"logo_url": image_url_error, "primary_color": colour_error,
                      "secondary_color": colour_error, "custom_domain": domain_error,
