@@ -90,7 +90,7 @@ def security_headers(response):
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if current_user and getattr(current_user, "is_authenticated", False):
+    if request.endpoint != "static" and getattr(current_user, "is_authenticated", False):
         # Pages behind a sign-in are not kept by shared caches or the back button after logout.
         headers.setdefault("Cache-Control", "no-store")
     return response
