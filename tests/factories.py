@@ -100,6 +100,9 @@ def make_subscription(customer=None, plan=None, period_end=None, **fields):
     period_end = period_end or date.today() + timedelta(days=20)
     fields.setdefault("current_period_start", period_end - timedelta(days=365))
     fields.setdefault("status", "active")
+    # Off unless a test says so: the workers' daily renewal sweep runs as soon as they start
+    # (and after a FLUSHALL) and would start a renewal of its own beside the test's.
+    fields.setdefault("auto_renew", False)
     return _save(Subscription(customer_id=customer.id, plan_id=plan.id,
                               current_period_end=period_end, **fields))
 

@@ -167,9 +167,9 @@ def test_the_wait_survives_a_restart_of_workers_and_redis(db, workers):
 
 def test_the_daily_sweep_starts_each_renewal_once(db, workers):
     from jobs.renewals import renewal_sweep
-    due = make_subscription(period_end=date.today() + timedelta(days=5))
+    due = make_subscription(period_end=date.today() + timedelta(days=5), auto_renew=True)
     make_subscription(period_end=date.today() + timedelta(days=5), auto_renew=False)
-    make_subscription(period_end=date.today() + timedelta(days=200))
+    make_subscription(period_end=date.today() + timedelta(days=200), auto_renew=True)
     first, second = renewal_sweep(), renewal_sweep()
     assert len(first) == 1 and second == []
     run = db.session.get(WorkflowRun, first[0])
