@@ -116,6 +116,8 @@ class Config:
     NAS_COA_SECRET = os.environ.get("NAS_COA_SECRET")
     NAS_COA_TIMEOUT_SECONDS = float(os.environ.get("NAS_COA_TIMEOUT_SECONDS", "2"))
     NAS_COA_RETRIES = int(os.environ.get("NAS_COA_RETRIES", "3"))
+    # Where a customer's ticket reply goes while nobody is assigned to the ticket.
+    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@lastmile.example")
 
 
 class TestConfig(Config):

@@ -67,6 +67,14 @@ class Invoice(TimestampMixin, db.Model):
                             cascade="all, delete-orphan")
     payments = db.relationship("Payment", back_populates="invoice", order_by="Payment.id")
 
+    @property
+    def issued_on(self):
+        return self.issued_at.date() if self.issued_at else None
+
+    @property
+    def due_on(self):
+        return self.due_at.date() if self.due_at else None
+
 
 class InvoiceLine(db.Model):
     __tablename__ = "invoice_lines"
@@ -117,3 +125,8 @@ class Payment(TimestampMixin, db.Model):
     idempotency_key = db.Column(db.String(200), nullable=False, unique=True)
     refunded_at = db.Column(db.DateTime)
     invoice = db.relationship("Invoice", back_populates="payments")
+    customer = db.relationship("Customer")
+
+    @property
+    def created_on(self):
+        return self.created_at.date() if self.created_at else None

@@ -34,6 +34,16 @@ class Ticket(TimestampMixin, db.Model):
     messages = db.relationship("TicketMessage", back_populates="ticket",
                                order_by="TicketMessage.id")
 
+    @property
+    def run_id(self):
+        """The workflow run behind the ticket: its own link, or the run whose step made it
+        (its idempotency key is "run<id>:<step>")."""
+        if self.workflow_run_id:
+            return self.workflow_run_id
+        key = self.created_by_key or ""
+        head = key.split(":", 1)[0]
+        return int(head[3:]) if head.startswith("run") and head[3:].isdigit() else None
+
 
 class TicketMessage(db.Model):
     """One message of a ticket's conversation, from the customer or from staff."""

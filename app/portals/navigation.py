@@ -46,3 +46,10 @@ def nav_items(portal):
     return [(label, endpoint) for label, endpoint, roles in NAV.get(portal, [])
             if endpoint in current_app.view_functions
             and (not roles or role == "admin" or role in roles)]
+
+# Day-one operations (issue 13): invoices and payments for finance; the customer's internet
+# service and tickets.
+NAV["staff"] += [("Invoices", "staff.invoices", ("finance",)),
+                 ("Payments", "staff.payments", ("finance",))]
+NAV["customer"] += [("My internet", "customer.my_internet", ()),
+                    ("Support", "customer.tickets", ())]

@@ -169,7 +169,8 @@ def test_a_suspended_subscriber_is_accepted_with_the_walled_garden_rate(db, work
                             "Acct-Status-Type": "Start"})
     nas.open_session(username, "bras-77")
     invoice = make_invoice(service.customer, due_days_ago=10)
-    [run_id] = start_dunning()
+    from tests.integration.test_dunning import started_run
+    run_id = started_run(db, start_dunning)
 
     def due_now():
         db.session.expire_all()

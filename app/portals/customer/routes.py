@@ -73,7 +73,8 @@ def subscription_detail(subscription_id):
 @customer_required
 def invoices():
     return render_list(LAYOUT, "Invoices", own(Invoice).order_by(Invoice.issued_at.desc()),
-                       [("Number", "number"), ("Issued", "issued_at"), ("Total", "total"),
+                       [("Number", "number"), ("Issued", "issued_on"), ("Due", "due_on"),
+                        ("Total", "total"),
                         ("Currency", "currency"), ("Status", "status")],
                        row_link=lambda i: url_for("customer.invoice_detail", invoice_id=i.id),
                        empty="No invoices yet.")
@@ -83,7 +84,16 @@ def invoices():
 @customer_required
 def invoice_detail(invoice_id):
     invoice = get_own_or_404(Invoice, invoice_id, customer_id=current_user.customer_id)
-    return render_template("customer/invoice_detail.html", invoice=invoice)
+    return invoice_page(invoice)
+
+
+def invoice_page(invoice, values=None, errors=None, status=200):
+    """The invoice document, its payments and, while it is open, the form to pay it."""
+    from app.portals.customer.invoices import pay_context
+    from app.portals.invoice_view import invoice_context
+    return render_template("customer/invoice_detail.html", **invoice_context(invoice),
+                           **pay_context(invoice), values=values or {},
+                           errors=errors or {}), status
 
 
 @bp.route("/quotes")
@@ -120,6 +130,10 @@ def licenses():
 @bp.route("/tickets")
 @customer_required
 def tickets():
+    from markupsafe import Markup
+    new = Markup(f'<a role="button" href="{url_for("customer.new_ticket")}">Open a ticket</a>')
     return render_list(LAYOUT, "Tickets", own(Ticket).order_by(Ticket.id.desc()),
-                       [("Number", "number"), ("Title", "title"), ("Priority", "priority"),
-                        ("Status", "status")], empty="No tickets. Good news.")
+                       [("Number", "number"), ("Title", "title"), ("Category", "type"),
+                        ("Status", "status")],
+                       row_link=lambda t: url_for("customer.ticket_detail", ticket_id=t.id),
+                       empty="No tickets. Good news.", actions=new)

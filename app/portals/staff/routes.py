@@ -188,7 +188,8 @@ def tickets():
 @bp.route("/tickets/<int:ticket_id>")
 @staff_required("support", "ops", "sales")
 def ticket_detail(ticket_id):
-    return render_template("staff/ticket_detail.html", ticket=db.get_or_404(Ticket, ticket_id))
+    from app.portals.staff.support import render_ticket
+    return render_ticket(db.get_or_404(Ticket, ticket_id))
 
 
 @bp.route("/site-surveys")

@@ -5,7 +5,9 @@ from app.services.billing.subscriptions import SubscriptionsMixin
 from app.services.billing.payments import PaymentsMixin
 from app.services.billing.renewals import RenewalsMixin
 from app.services.billing.activation import ActivationMixin
+from app.services.billing.invoices import InvoicesMixin
 
 
-class BillingService(SubscriptionsMixin, PaymentsMixin, RenewalsMixin, ActivationMixin, Service):
+class BillingService(SubscriptionsMixin, PaymentsMixin, RenewalsMixin, ActivationMixin,
+                     InvoicesMixin, Service):
     name = "billing"

@@ -50,6 +50,7 @@ class PaymentsMixin:
                                              unit_price=unit_price, amount=amount))
             total += amount
         invoice.subtotal = invoice.total = total
+        self.apply_tax_and_terms(invoice)  # tax (INVOICE_TAX_RATE) and due date
         self.session.add(invoice)
         self.session.flush()
         return invoice
