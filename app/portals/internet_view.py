@@ -41,7 +41,7 @@ def internet_context(service, today=None):
 
 def usage_chart(usage):
     """Bars (download and upload side by side) for each day, with a scale on the left."""
-    peak = max([max(d, u) for _, d, u in usage] + [1])
+    peak = max([max(d, u) for _, d, u in usage] + [1 << 20])  # an empty month: 0-1 MB
     scale = _nice_ceiling(peak)
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     slot = plot_w / max(len(usage), 1)
@@ -65,11 +65,17 @@ def usage_chart(usage):
 
 
 def _nice_ceiling(value):
-    """A round number at or above `value` for the scale (1, 2 or 5 times a power of 10)."""
+    """A round number of the unit the scale shows (kB, MB, GB: 1, 2 or 5 times a power of
+    10 of it) at or above `value`, so the ticks read 2.5 GB, 5.0 GB, not 2.3 GB."""
+    unit = next((size for size, _ in UNITS if value >= size), 1)
+    return _nice_number(value / unit) * unit
+
+
+def _nice_number(value):
     magnitude = 1
     while magnitude * 10 <= value:
         magnitude *= 10
     for step in (1, 2, 5, 10):
         if step * magnitude >= value:
-            return step * magnitude
-    return 10 * magnitude
+            return int(step * magnitude)
+    return int(10 * magnitude)
