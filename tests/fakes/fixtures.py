@@ -3,6 +3,7 @@ the ones it uses (`from tests.fakes.fixtures import netbox  # noqa: F401`)."""
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from contextlib import contextmanager
 
@@ -38,13 +39,20 @@ def own_worker(app, **settings):
     NETBOX_URL pointing at a stand-in: the session's workers were started without them."""
     queue = f"own-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **{k: str(v) for k, v in settings.items()}, "RQ_QUEUE": queue}
+    log = tempfile.TemporaryFile()
     worker = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", REDIS_URL, queue],
-                              cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
     app.config["RQ_QUEUE"] = queue
     try:
         yield worker
     finally:
+        # What the worker said (it logs only what went wrong) goes to the test's stderr, which
+        # pytest shows when the test fails: a stalled run then says why.
+        died = worker.poll() is not None
+        log.seek(0)
+        sys.stderr.write(f"worker {'died' if died else 'log'}:\n"
+                         f"{log.read()[-4000:].decode(errors='replace')}\n")
+        log.close()
         app.config["RQ_QUEUE"] = os.environ["RQ_QUEUE"]
         worker.terminate()
         try:
