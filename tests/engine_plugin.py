@@ -100,6 +100,15 @@ WORKFLOWS = {w.name: w for w in (
     Workflow("test_slow", 1, "Test: slow step", inputs=(Input("seconds", "int"),),
              steps=(Step("slow", "enginetest.slow", {"label": "slow", "seconds": "${ctx.seconds}"},
                          returns=("label",)),)),
+    # One job carries a run through consecutive steps: kill it in the middle of the slow one.
+    Workflow("test_chain", 1, "Test: a chain with a slow step in it",
+             inputs=(Input("seconds", "int"),),
+             steps=(
+                 _record("a", "a"), _record("b", "b"),
+                 Step("slow", "enginetest.slow", {"label": "slow", "seconds": "${ctx.seconds}"},
+                      returns=("label",)),
+                 _record("d", "d"), _record("e", "e"),
+             )),
     Workflow("test_rewind", 1, "Test: rewind", inputs=(),
              steps=(
                  Wait("await_card", signal="pay", payload=(Input("card", "str"),),

@@ -19,13 +19,16 @@ import logging
 import os
 import random
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import DomainError, ValidationError
@@ -44,6 +47,9 @@ BACKOFF_BASE_SECONDS = 2
 BACKOFF_CAP_SECONDS = 300
 # A timed-out attempt records its own retry; the reaper leaves it this long to do so.
 LEASE_GRACE_SECONDS = 5
+# One job carries a run through consecutive steps for this long, then puts the next step
+# back on the queue so that other runs get a worker (ARCHITECTURE rule 1).
+CHAIN_BUDGET_SECONDS = 0.2
 
 
 # ---------------------------------------------------------------- starting a run
@@ -77,15 +83,17 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
         if existing is None:
             raise
         return existing
-    for index, step in enumerate(workflow.steps):
-        db.session.add(StepRun(run_id=run.id, index=index, name=step.name, kind=step.kind,
-                               operation=getattr(step, "operation", None), status="pending",
-                               max_attempts=getattr(step, "max_attempts", 1)))
+    steps = [StepRun(run_id=run.id, index=index, name=step.name, kind=step.kind,
+                     operation=getattr(step, "operation", None), status="pending",
+                     max_attempts=getattr(step, "max_attempts", 1))
+             for index, step in enumerate(workflow.steps)]
+    db.session.add_all(steps)
     _event(run, "run.started", None, f"Started from the {started_from} portal")
-    db.session.commit()
+    db.session.flush()
+    after = []  # the first step is queued in the transaction that creates the run
+    _move_on(run, steps, _definitions(run), after)
+    _commit(run, after)
     run.existing = False
-    _publish(run.id)
-    advance(run.id)
     return run
 
 
@@ -191,72 +199,104 @@ def advance(run_id):
     run = db.session.get(WorkflowRun, run_id, populate_existing=True)
     if run is None or run.status != "running":
         return
-    definition = _definitions(run)
-    for step in _action_steps(run):
+    after = []
+    _move_on(run, _action_steps(run), _definitions(run), after)
+    _commit(run, after)
+
+
+def _move_on(run, steps, definition, after, claim_for=None):
+    """Walk the run forward from its first unfinished action step, in the open transaction:
+    skip a false `when`, enter a wait, queue the next action (or, given `claim_for`, claim it
+    for this job and return it), or finish the run. `steps` are the run's action steps as
+    loaded; every change is a compare-and-set on the row, so a stale list (a run cancelled
+    meanwhile) changes nothing. Jobs to enqueue go into `after`, to run after the commit."""
+    scope = _scope_of(run, steps)
+    for step in steps:
         if step.status in ("succeeded", "skipped"):
             continue
         if step.status != "pending":
-            return  # queued, running or waiting: someone is on it
+            return None  # queued, running or waiting: someone is on it
         spec = definition[step.name]
-        if spec.get("when") and not condition_holds(spec["when"], _scope(run)):
-            if _cas(step, "pending", status="skipped", finished_at=utcnow()):
-                _event(run, "step.skipped", step.name, "Condition not met: skipped")
-                db.session.commit()
-                _publish(run.id)
+        if spec.get("when") and not condition_holds(spec["when"], scope):
+            if not _cas(step, "pending", status="skipped", finished_at=utcnow()):
+                return None
+            _event(run, "step.skipped", step.name, "Condition not met: skipped")
             continue
         if spec["kind"] == "wait":
-            _enter_wait(run, step, spec)
-            return
+            _enter_wait(run, step, spec, scope, after)
+            return None
+        if claim_for is not None:
+            return step if _claim(run, step, spec, scope, claim_for, "pending") else None
         if _cas(step, "pending", status="queued", next_attempt_at=utcnow()):
             _event(run, "step.queued", step.name)
-            db.session.commit()
-            _publish(run.id)
-            _enqueue_step(step)
-        return
+            after.append(lambda queued=step: _enqueue_step(queued))
+        return None
     # A succeeded run has no error left to show (a declined card before a good one).
     if _cas_run(run, "running", status="succeeded", finished_at=utcnow(), error=None):
         _event(run, "run.succeeded", None, "Finished")
-        db.session.commit()
-        _publish(run.id)
+    return None
+
+
+def _claim(run, step, spec, scope, owner, from_status):
+    """Take `step` for this job: `from_status` -> running with our lease, its resolved
+    params kept on the object for the call (stored masked), in the open transaction."""
+    try:
+        step.call_params, step.bad_definition = resolve(spec["params"], scope), None
+    except Exception as error:  # a definition bug: no retry will fix it
+        step.call_params, step.bad_definition = None, error
+    now = utcnow()
+    values = dict(status="running", lease_owner=owner, attempts=step.attempts + 1,
+                  params=mask(step.call_params), started_at=now, lease_expires_at=now +
+                  timedelta(seconds=current_app.config["STEP_LEASE_SECONDS"]))
+    # The attempt count as loaded is part of the compare: a step taken and put back since
+    # (a retry, the reaper) is not ours to count from.
+    if not _compare_and_set(step, [StepRun.id == step.id, StepRun.status == from_status,
+                                   StepRun.attempts == step.attempts], values):
+        return False
+    _event(run, "step.running", step.name, f"Attempt {step.attempts}")
+    return True
 
 
 def execute_step(step_id):
-    """One attempt of one step (the RQ job's body)."""
+    """An RQ job: claim the queued step, then carry the run forward through consecutive
+    action steps, each claimed in the transaction that records the previous one's success,
+    until a wait, a retry, a failure, the end of the run or the job's budget (then the next
+    step goes back to the queue, so that other runs get a worker). Each step keeps its own
+    claim, lease, attempt count, events and idempotency key; only the queue hop goes."""
     step = db.session.get(StepRun, step_id, populate_existing=True)
     if step is None or step.status != "queued":
         return  # a duplicate delivery, or the step was cancelled meanwhile
-    run = step.run
-    compensation = step.kind == "compensation"
-    spec = _compensation_spec(run, step) if compensation else _definitions(run)[step.name]
-    operation = spec["operation"]
-    try:
-        params, bad_definition = resolve(spec["params"], _scope(run)), None
-    except Exception as error:  # a definition bug: no retry will fix it
-        params, bad_definition = None, error
-    # The claim: queued -> running with our lease, in the same commit as its event.
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    lease = current_app.config["STEP_LEASE_SECONDS"]
-    attempt = step.attempts + 1
-    claimed = db.session.execute(
-        update(StepRun).where(StepRun.id == step_id, StepRun.status == "queued")
-        .values(status="running", lease_owner=owner, attempts=StepRun.attempts + 1,
-                params=mask(params), lease_expires_at=utcnow() + timedelta(seconds=lease),
-                started_at=utcnow())
-    ).rowcount
-    if not claimed:
+    run = db.session.get(WorkflowRun, step.run_id, populate_existing=True)
+    if step.kind == "compensation":
+        return _execute_compensation(run, step)
+    definition, steps, owner = _definitions(run), _action_steps(run), _owner()
+    # This job's own copy of the run and its steps: detached, so that the commits between
+    # steps do not expire them (a reload of every step per step would cost more than the
+    # step). Every change is still a compare-and-set on the rows, so the copy may be stale
+    # and nothing goes wrong; failures and compensation load afresh.
+    for loaded in (run, *steps):
+        db.session.expunge(loaded)
+    if not _claim(run, step, definition[step.name], _scope_of(run, steps), owner, "queued"):
         db.session.rollback()
         return  # another delivery of this job claimed it first
-    _event(run, "step.running", step.name, f"Attempt {attempt}")
-    db.session.commit()
-    _publish(run.id)
-    step = db.session.get(StepRun, step_id, populate_existing=True)
-    if bad_definition is not None:
-        return _step_failed(run, step, owner, bad_definition, retry=False)
+    _commit(run)
+    budget_ends = time.monotonic() + CHAIN_BUDGET_SECONDS
+    while step is not None:
+        step = _attempt(run, steps, definition, step, owner,
+                        claim_next=time.monotonic() < budget_ends)
+
+
+def _attempt(run, steps, definition, step, owner, claim_next):
+    """Call the claimed step's service; record the outcome and move the run on. Returns the
+    next step, claimed for this job, or None when the job is done with the run."""
+    spec = definition[step.name]
+    if step.bad_definition is not None:
+        return _step_failed(run, step, owner, step.bad_definition, retry=False)
     try:
-        result = _call(operation, params, _idempotency_key(run, step))
-        missing = [] if compensation else [k for k in spec["returns"] if k not in result]
+        result = _call(spec["operation"], step.call_params, _idempotency_key(run, step))
+        missing = [key for key in spec["returns"] if key not in result]
         if missing:
-            raise DomainError(f"{operation} did not return {', '.join(missing)}.")
+            raise DomainError(f"{spec['operation']} did not return {', '.join(missing)}.")
     except DomainError as error:
         return _step_failed(run, step, owner, error, retry=False)
     except Exception as error:  # transient, timeout or unexpected: worth another attempt
@@ -264,19 +304,68 @@ def execute_step(step_id):
         return _step_failed(run, step, owner, error, retry=True)
     if not _succeeded(run, step, owner, result):
         db.session.rollback()
-        return  # our lease was taken over; the other attempt owns the step now
-    # The success commits together with the next step's queueing (one transaction, not two).
+        return None  # our lease was taken over; the other attempt owns the step now
+    # The success commits together with the next step's claim (or queueing): one transaction,
+    # its events written together at the commit.
+    after = []
     try:
-        advance_compensation(run.id) if compensation else advance(run.id)
+        with db.session.no_autoflush:
+            claimed = _move_on(run, steps, definition, after, owner if claim_next else None)
     except Exception:
-        # Keep the step's success (its effect happened) even if moving on failed.
+        # Keep the step's success (its effect happened) even if moving on failed; the
+        # reaper finds the next step pending behind a succeeded one and moves the run on.
         db.session.rollback()
         if _succeeded(run, step, owner, result):
-            db.session.commit()
-            _publish(run.id)
+            _commit(run)
         raise
+    # Live pages hear once per job, not per step: within the job's budget the steps follow
+    # each other in milliseconds, and the page re-renders from the database anyway.
+    _commit(run, after, publish=claimed is None)
+    return claimed
+
+
+def _execute_compensation(run, step):
+    """One attempt of one compensation step (a failure or cancel being undone)."""
+    spec = _compensation_spec(run, step)
+    owner = _owner()
+    if not _claim(run, step, spec, _scope(run), owner, "queued"):
+        db.session.rollback()
+        return
+    _commit(run)
+    if step.bad_definition is not None:
+        return _step_failed(run, step, owner, step.bad_definition, retry=False)
+    try:
+        result = _call(spec["operation"], step.call_params, _idempotency_key(run, step))
+    except DomainError as error:
+        return _step_failed(run, step, owner, error, retry=False)
+    except Exception as error:
+        db.session.rollback()
+        return _step_failed(run, step, owner, error, retry=True)
+    if not _succeeded(run, step, owner, result):
+        db.session.rollback()
+        return
+    try:
+        advance_compensation(run.id)
+    except Exception:
+        db.session.rollback()
+        if _succeeded(run, step, owner, result):
+            _commit(run)
+        raise
+    _commit(run)
+
+
+def _owner():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _commit(run, after=(), publish=True):
+    """Commit, tell the live pages, then do what had to wait for the commit (enqueue jobs:
+    a job must find the rows it runs)."""
     db.session.commit()
-    _publish(run.id)
+    if publish:
+        _publish(run.id)
+    for action in after:
+        action()
 
 
 def _succeeded(run, step, owner, result):
@@ -343,8 +432,7 @@ def _backoff(attempt):
 
 # ---------------------------------------------------------------- waiting and signals
 
-def _enter_wait(run, step, spec):
-    scope = _scope(run)
+def _enter_wait(run, step, spec, scope, after):
     if spec.get("deadline"):
         deadline = datetime.fromisoformat(str(resolve(spec["deadline"], scope)))
         if deadline.tzinfo:  # stored times are naive UTC
@@ -357,10 +445,9 @@ def _enter_wait(run, step, spec):
     _cas_run(run, "running", status="waiting")
     _event(run, "step.waiting", step.name,
            f"Waiting for {spec['signal'].replace('_', ' ')} until {deadline:%Y-%m-%d %H:%M} UTC")
-    db.session.commit()
-    _publish(run.id)
-    _enqueue("jobs.steps.wait_timeout", step.id,
-             at=max(deadline, utcnow()) + timedelta(seconds=1))
+    # The reaper ends an overdue wait anyway (the row is the timer); this job is only sooner.
+    after.append(lambda: _enqueue("jobs.steps.wait_timeout", step.id,
+                                  at=max(deadline, utcnow()) + timedelta(seconds=1)))
 
 
 def signal_run(run_id, signal, payload=None, *, by=None):
@@ -661,39 +748,62 @@ def _waiting_step(run):
 
 
 def _scope(run):
-    results = {s.name: s.result or {} for s in _action_steps(run)
-               if s.status == "succeeded"}
+    return _scope_of(run, _action_steps(run))
+
+
+def _scope_of(run, steps):
+    """What templates see: the inputs, the results of the steps that succeeded, the run id."""
+    results = {s.name: s.result or {} for s in steps if s.status == "succeeded"}
     return {"ctx": run.inputs, "steps": results, "run": {"id": run.id}}
 
 
 def _cas(step, *from_status, lease_owner=None, **values):
     """Compare-and-set on a step row: change it only if it is still in `from_status`."""
-    query = update(StepRun).where(StepRun.id == step.id, StepRun.status.in_(from_status))
+    conditions = [StepRun.id == step.id, StepRun.status.in_(from_status)]
     if lease_owner:
-        query = query.where(StepRun.lease_owner == lease_owner)
-    changed = db.session.execute(query.values(**values)).rowcount == 1
-    if changed:
-        for key, value in values.items():
-            setattr(step, key, value)
-    return changed
+        conditions.append(StepRun.lease_owner == lease_owner)
+    return _compare_and_set(step, conditions, values)
 
 
 def _cas_run(run, *from_status, **values):
     if values.get("status") in FINISHED:
         values["live_subject"] = None  # a finished run no longer holds its subject
-    changed = db.session.execute(
-        update(WorkflowRun).where(WorkflowRun.id == run.id,
-                                  WorkflowRun.status.in_(from_status)).values(**values)
-    ).rowcount == 1
-    if changed:
-        for key, value in values.items():
-            setattr(run, key, value)
-    return changed
+    return _compare_and_set(run, [WorkflowRun.id == run.id,
+                                  WorkflowRun.status.in_(from_status)], values)
+
+
+def _compare_and_set(row, conditions, values):
+    """One UPDATE ... WHERE `conditions`; if it changed the row, the object in hand says so
+    too, without the session writing it again at the commit."""
+    table = type(row).__table__
+    if db.session.execute(table.update().where(*conditions).values(**values)).rowcount != 1:
+        return False
+    for key, value in values.items():
+        set_committed_value(row, key, value)
+    return True
 
 
 def _event(run, kind, step_name, message=None, data=None):
-    db.session.add(RunEvent(run_id=run.id, step_name=step_name, kind=kind, message=message,
-                            data=mask(data or {}), created_at=utcnow()))
+    """Append to the run's history. The rows are written when the transaction commits, all of
+    them in one statement (_write_events), and dropped with it on a rollback."""
+    db.session.info.setdefault(_PENDING_EVENTS, []).append(dict(
+        run_id=run.id, step_name=step_name, kind=kind, message=message,
+        data=mask(data or {}), created_at=utcnow()))
+
+
+_PENDING_EVENTS = "lastmile_run_events"
+
+
+@sqlalchemy_event.listens_for(db.session, "before_commit")
+def _write_events(session):
+    rows = session.info.pop(_PENDING_EVENTS, None)
+    if rows:
+        session.execute(RunEvent.__table__.insert(), rows)
+
+
+@sqlalchemy_event.listens_for(db.session, "after_soft_rollback")
+def _drop_events(session, previous_transaction):
+    session.info.pop(_PENDING_EVENTS, None)
 
 
 def _publish(run_id):

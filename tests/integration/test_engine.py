@@ -212,6 +212,39 @@ def test_a_worker_killed_mid_step_loses_nothing(db, workers):
     assert count_effects(db.session, "slow") == 1
 
 
+def test_one_job_carries_a_run_through_consecutive_steps(db, workers):
+    """Only the first step goes through the queue; each next one is claimed in the commit
+    that records the previous one's success (with its own claim, lease and events)."""
+    run = engine.start_run("test_success", {"greeting": "hi"})
+    assert wait_for(db, run).status == "succeeded"
+    kinds = db.session.execute(select(RunEvent.step_name, RunEvent.kind).where(
+        RunEvent.run_id == run.id).order_by(RunEvent.id)).all()
+    assert [name for name, kind in kinds if kind == "step.queued"] == ["first"]
+    assert [name for name, kind in kinds if kind == "step.running"] == ["first", "last"]
+    assert count_effects(db.session, "last") == 1
+
+
+def test_a_worker_killed_in_the_middle_of_a_multi_step_job(db, workers):
+    """SIGKILL the worker while the third of five steps runs in one job: the two before keep
+    their effect, the killed one is taken up again, and every effect happens exactly once."""
+    run = engine.start_run("test_chain", {"seconds": 30})
+    running = wait_until(lambda: steps_of(db, run.id)["slow"].lease_owner
+                         if steps_of(db, run.id)["slow"].status == "running" else None,
+                         timeout=20, message="the slow step to start")
+    assert steps_of(db, run.id)["b"].status == "succeeded"
+    os.kill(int(running.rsplit(":", 1)[1]), signal.SIGKILL)
+    workers.append(subprocess.Popen(
+        [sys.executable, "-m", "jobs.worker", "--url", os.environ["REDIS_URL"],
+         os.environ["RQ_QUEUE"]], cwd=str(ROOT),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    finished = wait_for(db, run, timeout=90)
+    assert finished.status == "succeeded"
+    steps = steps_of(db, run.id)
+    assert steps["slow"].attempts == 2 and steps["a"].attempts == steps["e"].attempts == 1
+    for label in ("a", "b", "slow", "d", "e"):
+        assert count_effects(db.session, label) == 1, label
+
+
 def test_an_attempt_that_outlives_its_lease_is_stopped_and_retried(db, workers):
     """STEP_LEASE_SECONDS is 10 in the tests: the first attempt sleeps 25 s, RQ stops it at the
     lease's end, and the retry (not a second attempt beside the first) finishes the step."""
