@@ -28,8 +28,10 @@ def internet_context(service, today=None):
     usage = radius.usage_by_day(service.pppoe_username, month_start, next_month) \
         if service.pppoe_username else []
     session = radius.open_session(service.pppoe_username)
+    # Suspended by dunning: the service says so and a live case names it (the case closes a
+    # moment after the service is back, while the NAS is told).
     cases = [case for case in get_service("dunning").customer_cases(service.customer_id)
-             if case.stage == "suspended" and any(
+             if service.status == "suspended" and case.stage == "suspended" and any(
                  entry["service_id"] == service.id for entry in case.suspended_services or [])]
     return {"service": service, "session": session, "usage": usage,
             "chart": usage_chart(usage),

@@ -142,10 +142,10 @@ def test_a_suspended_customer_sees_why_and_pays_to_restore(page, db, workers, na
     page.click("button:has-text('Pay 39.00 USD')")
     expect(page.locator("h1 .badge")).to_have_text("paid")
 
-    def restored():
-        db.session.expire_all()
-        return db.session.get(ServiceInstance, service.id).status == "active"
-    wait_until(restored, timeout=60, message="the service restored")
+    wait_until(lambda: step_status(db, run_id, "restore_service") == "succeeded",
+               timeout=60, message="the service restored")
+    db.session.expire_all()
+    assert db.session.get(ServiceInstance, service.id).status == "active"
     page.goto("/portal/internet")
     expect(page.locator(".internet-panel h3 .badge")).to_have_text("active")
     expect(page.locator(".notice-error")).to_have_count(0)

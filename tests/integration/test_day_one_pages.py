@@ -165,6 +165,7 @@ def test_my_internet_shows_plan_session_usage_and_suspension(client, db):
     db.session.add(DunningCase(invoice_id=invoice.id, customer_id=customer.id,
                                stage="suspended", suspended_at=now, suspended_services=[
                                    {"service_id": service.id, "username": "x", "group": "g"}]))
+    service.status = "suspended"
     db.session.commit()
     page = client.get("/portal/internet").data.decode()
     assert "This service is suspended" in page and invoice.number in page
