@@ -126,7 +126,7 @@ def test_manual_prepaid_waits_visibly_for_the_transfer(db, workers, client):
     with pytest.raises(ValidationError):
         engine.signal_run(run.id, "payment_received", {})
     client.login(make_user(role="finance").email, PASSWORD)
-    answer = client.post_form(f"/staff/invoices/{invoice.id}/record-transfer",
+    answer = client.post_form(f"/staff/invoices/{invoice.id}/transfer",
                               {"reference": "BANK-REF-77"})
     assert answer.status_code in (302, 303)
     assert finish(db, run.id).status == "succeeded", finish(db, run.id).error

@@ -1,22 +1,20 @@
 """W2 "Record acceptance" on a sent quote, and the in-app notification bell."""
 from datetime import datetime
 
-from flask import flash, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, update
 
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Invoice, Notification, PaymentMethod, Quote, utcnow
+from app.models import Notification, PaymentMethod, Quote, utcnow
 from app.portals.access import staff_required
-from app.portals.payment_signals import invoice_paid
 from app.portals.pagination import render_list
 from app.portals.staff import bp
 from app.portals.wizards import (already_started, error_details, form_page, go,
                                  submission_token, values)
 from app.services.crm.quotes import acceptance_problem
 from app.workflows.engine import start_run
-from app.workflows.registry import get_service
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 
@@ -84,23 +82,6 @@ def record_acceptance(quote_id):
         except DomainError as error:
             errors = error_details(error)
     return form_page("staff/orders/accept.html", 422, **page, values=vals, errors=errors)
-
-
-@bp.route("/invoices/<int:invoice_id>/record-transfer", methods=["POST"])
-@staff_required("finance")
-def record_transfer(invoice_id):
-    """Finance saw a bank transfer arrive: the invoice is paid, and an order waiting for it
-    goes on."""
-    invoice = db.get_or_404(Invoice, invoice_id)
-    try:
-        get_service("billing").record_bank_transfer(invoice.id,
-                                                    request.form.get("reference", ""))
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        invoice_paid(invoice.id, by=current_user)
-        flash(f"Invoice {invoice.number} is paid.")
-    return go(url_for("staff.customer_detail", customer_id=invoice.customer_id))
 
 
 @bp.route("/notifications/bell")
