@@ -25,6 +25,8 @@ $(VENDOR)/.installed: package.json
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
 	cp node_modules/htmx-ext-sse/dist/sse.min.js $(VENDOR)/sse.js
 	cp node_modules/@picocss/pico/css/pico.min.css $(VENDOR)/pico.min.css
+	# axe-core: only the browser tests load it (accessibility checks); no page links it.
+	cp node_modules/axe-core/axe.min.js $(VENDOR)/axe.min.js
 	touch $@
 
 assets: $(VENDOR)/.installed

@@ -118,6 +118,9 @@ class Config:
     NAS_COA_RETRIES = int(os.environ.get("NAS_COA_RETRIES", "3"))
     # Where a customer's ticket reply goes while nobody is assigned to the ticket.
     SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@lastmile.example")
+    # The time zone every page shows dates and times in (IANA name, e.g. Europe/Lisbon);
+    # the database keeps UTC. See app/portals/formatting.py.
+    DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 
 
 class TestConfig(Config):

@@ -1,6 +1,4 @@
 """Staff: dashboard and the list/detail pages of the main entities, each the same shape."""
-from decimal import Decimal
-
 from flask import render_template, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -22,25 +20,10 @@ LAYOUT = "staff/base.html"
 @bp.route("/")
 @staff_required()
 def dashboard():
-    count = lambda query: db.session.execute(query).scalar() or 0  # noqa: E731
-    mrr = count(select(func.sum(func.coalesce(Subscription.custom_price, Plan.price)))
-                .join(Plan).where(Subscription.status == "active",
-                                  Plan.billing_cycle == "monthly"))
-    numbers = {
-        "open_leads": count(select(func.count(Lead.id)).where(
-            Lead.status.notin_(("won", "lost", "disqualified")))),
-        "active_customers": count(select(func.count(Customer.id))
-                                  .where(Customer.status == "active")),
-        "mrr": Decimal(mrr).quantize(Decimal("0.01")),
-        "open_tickets": count(select(func.count(Ticket.id)).where(
-            Ticket.status.in_(("open", "in_progress")))),
-        "sent_quotes": count(select(func.count(Quote.id)).where(
-            Quote.status.in_(("sent", "viewed")))),
-    }
-    runs_by_status = dict(db.session.execute(
-        select(WorkflowRun.status, func.count()).group_by(WorkflowRun.status)).all())
-    return render_template("staff/dashboard.html", numbers=numbers,
-                           runs_by_status=runs_by_status)
+    """What this person does today (app/portals/staff/dashboards.py), by role."""
+    from flask_login import current_user
+    from app.portals.staff.dashboards import dashboard_sections
+    return render_template("staff/dashboard.html", sections=dashboard_sections(current_user))
 
 
 @bp.route("/leads")

@@ -1,0 +1,133 @@
+"""How values read on every page: dates and times in the reader's time zone, money, yes/no,
+statuses, and workflow titles in words for whoever reads them. One set of Jinja filters, so
+no page shows `True`, `None` or `2026-12-10 21:40:24.086352`.
+
+Times are stored as naive UTC (see app.models.utcnow); they are shown in DISPLAY_TIMEZONE
+(an IANA name such as Europe/Lisbon; default UTC), with the zone's abbreviation so that a
+time is never ambiguous."""
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app
+
+DASH = "—"
+
+# Customers and partners read what a run is for them, not the workflow's internal name.
+AUDIENCE_TITLES = {
+    "customer": {"quote_accepted_to_order": "Your order",
+                 "customer_renewal_process": "Your renewal",
+                 "lead_to_customer_onboarding": "Your account set-up",
+                 "isp_ticket_to_deployment": "Your internet installation",
+                 "overdue_invoice_to_suspension": "Your overdue invoice"},
+    "partner": {"partner_customer_provisioning": "New customer set-up"},
+}
+# Staff read the business event too, with the internal name one click away (run page).
+STAFF_TITLES = {"lead_to_customer_onboarding": "Lead converted to customer",
+                "quote_accepted_to_order": "Quote accepted → order",
+                "partner_customer_provisioning": "Partner provisions a customer",
+                "customer_renewal_process": "Subscription renewal",
+                "isp_ticket_to_deployment": "Internet installation",
+                "overdue_invoice_to_suspension": "Overdue invoice (dunning)"}
+
+
+def display_zone():
+    name = current_app.config.get("DISPLAY_TIMEZONE") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local(value):
+    """A stored (naive UTC) datetime in the display zone."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(display_zone())
+
+
+def when(value, with_zone=True):
+    """10 Dec 2026, 21:40 UTC; a date alone as 10 Dec 2026; nothing as a dash."""
+    if value in (None, ""):
+        return DASH
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        moment = local(value)
+        text = f"{moment.day} {moment:%b %Y, %H:%M}"
+        return f"{text} {moment.tzname()}" if with_zone else text
+    if isinstance(value, date):
+        return day(value)
+    return str(value)
+
+
+def day(value):
+    """10 Dec 2026 (a datetime in the display zone's calendar)."""
+    if value in (None, ""):
+        return DASH
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = local(value)
+    return f"{value.day} {value:%b %Y}"
+
+
+def clock(value):
+    """21:40 in the display zone."""
+    return DASH if value is None else f"{local(value):%H:%M}"
+
+
+def money(amount, currency=None):
+    """1,234.50 USD; nothing as a dash."""
+    if amount in (None, ""):
+        return DASH
+    try:
+        text = f"{Decimal(str(amount)):,.2f}"
+    except ArithmeticError:
+        return str(amount)
+    return f"{text} {currency}" if currency else text
+
+
+def yesno(value):
+    return DASH if value is None else ("Yes" if value else "No")
+
+
+def status_label(value):
+    """in_progress → In progress."""
+    return DASH if not value else str(value).replace("_", " ").capitalize()
+
+
+def workflow_title(run_or_name, audience="staff"):
+    """What a run is, in the reader's words: "Your order" for a customer."""
+    name = getattr(run_or_name, "workflow", run_or_name)
+    titles = STAFF_TITLES if audience == "staff" else AUDIENCE_TITLES.get(audience, {})
+    if name in titles:
+        return titles[name]
+    return str(name or "").replace("_", " ").capitalize()
+
+
+def display(value):
+    """Any cell value in words: the list pages and fact lists call this for every cell."""
+    if value is None or value == "":
+        return DASH
+    if isinstance(value, bool):
+        return yesno(value)
+    if isinstance(value, (datetime, date)):
+        return when(value)
+    if isinstance(value, Decimal):
+        return money(value)
+    return value
+
+
+def register(app):
+    app.jinja_env.filters.update(when=when, day=day, clock=clock, money=money, yesno=yesno,
+                                 status_label=status_label, workflow_title=workflow_title,
+                                 display=display)
+    app.jinja_env.globals.update(display_zone=display_zone)
+
