@@ -3,10 +3,18 @@ the engine (ARCHITECTURE, dependency direction): the portal route that recorded 
 delivers the signal, through this one function."""
 from app.extensions import db
 from app.models import Invoice, Order
+from app.workflows import dunning_signals
 from app.workflows.engine import existing_run, signal_run
 
 
 def invoice_paid(invoice_id, by=None):
+    """Tell every run waiting for this invoice's money: the order (W2) and its dunning (W6)."""
+    order_resumed = _order_paid(invoice_id, by)
+    dunning_ended = dunning_signals.invoice_paid(invoice_id, by=by)
+    return order_resumed or dunning_ended
+
+
+def _order_paid(invoice_id, by):
     """Resume the order run (W2) waiting for this invoice's payment; True if one was."""
     invoice = db.session.get(Invoice, invoice_id)
     order = db.session.get(Order, invoice.order_id) if invoice and invoice.order_id else None

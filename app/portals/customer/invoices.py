@@ -12,7 +12,6 @@ from app.portals.access import customer_required, get_own_or_404
 from app.portals.customer import bp
 from app.portals.customer.quotes import card_from_form, own_cards
 from app.portals.wizards import error_details, go, values
-from app.workflows import dunning_signals
 from app.workflows.registry import get_service
 
 
@@ -39,7 +38,6 @@ def pay_invoice(invoice_id):
         vals.pop("cvc", None)
         return invoice_page(invoice, values=vals, errors=errors, status=422)
     payment_signals.invoice_paid(invoice.id, by=current_user)
-    dunning_signals.invoice_paid(invoice.id, by=current_user)
     flash(f"Thank you: invoice {invoice.number} is paid.")
     return go(url_for("customer.invoice_detail", invoice_id=invoice.id))
 

@@ -22,7 +22,6 @@ from app.portals.invoice_view import invoice_context
 from app.portals.pagination import filter_by_arg, render_list, search
 from app.portals.staff import bp
 from app.portals.wizards import error_details, go
-from app.workflows import dunning_signals
 from app.workflows.registry import get_service
 
 LAYOUT = "staff/base.html"
@@ -229,7 +228,6 @@ def invoice_credit_note(invoice_id):
 def _tell_runs(invoice_id):
     """The runs waiting for this invoice's money go on (an order, a dunning run)."""
     payment_signals.invoice_paid(invoice_id, by=current_user)
-    dunning_signals.invoice_paid(invoice_id, by=current_user)
 
 
 # ---------------------------------------------------------------- dunning pause
