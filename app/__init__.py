@@ -50,6 +50,8 @@ def create_app(config=None):
     from app.portals.wizards import new_submission_token
     from app.portals import formatting
     formatting.register(app)  # when / day / money / yesno / status_label / workflow_title
+    from app.portals.installation_view import installation_bookings
+    app.jinja_env.globals["installation_bookings"] = installation_bookings
     app.jinja_env.globals.update(nav_items=nav_items, cell=cell, renewal_context=renewal_context,
                                  public_run_error=render_public_error,
                                  new_submission_token=new_submission_token)

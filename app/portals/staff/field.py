@@ -86,7 +86,7 @@ def dispatch():
     try:
         start = date.fromisoformat(request.args.get("week", ""))
     except ValueError:
-        start = date.today()
+        start = _week_of_next_jobs()
     start -= timedelta(days=start.weekday())
     days = [start + timedelta(days=n) for n in range(7)]
     technicians = _technicians()
@@ -97,28 +97,50 @@ def dispatch():
                                                  datetime.min.time()),
         Appointment.status != "cancelled").order_by(Appointment.starts_at)).scalars().all()
     grid = {}
+    ticketing = get_service("ticketing")
+    warnings = {a.id: ticketing.booking_warnings(a) for a in appointments
+                if a.status in ("scheduled", "en_route")}
     for appointment in appointments:
         grid.setdefault((appointment.technician_id, appointment.starts_at.date()), []).append(
             appointment)
+    from app.portals.staff.dashboards import unbooked_installations
     return render_template("staff/field/dispatch.html", days=days, technicians=technicians,
-                           grid=grid, previous=days[0] - timedelta(days=7),
+                           grid=grid, warnings=warnings, queue=unbooked_installations(),
+                           today=date.today(), now=datetime.utcnow(),
+                           previous=days[0] - timedelta(days=7),
                            following=days[0] + timedelta(days=7))
+
+
+def _week_of_next_jobs():
+    """The calendar opens where the work is: the week of the next open job (this week if
+    there is none), not an empty week."""
+    from app.models import utcnow
+    now = utcnow()
+    upcoming = db.session.execute(select(Appointment.starts_at).where(
+        Appointment.status.in_(("scheduled", "en_route")), Appointment.ends_at >= now)
+        .order_by(Appointment.starts_at).limit(1)).scalar()
+    return max(upcoming.date(), now.date()) if upcoming else now.date()
 
 
 @bp.route("/appointments/<int:appointment_id>/reassign", methods=["POST"])
 @staff_required("dispatcher", "ops")
 def reassign_appointment(appointment_id):
     vals = values("technician_id", "starts_at")
+    week = request.form.get("week", "")
     try:
         starts_at = datetime.fromisoformat(vals["starts_at"])
-        get_service("ticketing").reassign(appointment_id, int(vals["technician_id"]),
-                                          starts_at)
-        flash("Appointment moved.")
+        ticketing = get_service("ticketing")
+        moved = ticketing.reassign(appointment_id, int(vals["technician_id"]), starts_at)
+        flash(f"Moved {moved.customer.name} to {moved.technician.name} on "
+              f"{moved.starts_at:%a %d %b, %H:%M}.")
+        for warning in ticketing.booking_warnings(moved):
+            flash(f"Check: {warning}", "warning")
+        # Show the week the job went to, so it does not seem to vanish.
+        week = (moved.starts_at.date() - timedelta(days=moved.starts_at.weekday())).isoformat()
     except (ValueError, TypeError):
         flash("Choose a technician and a start time.", "error")
     except DomainError as error:
         flash(error.message, "error")
-    week = request.form.get("week", "")
     # Only a date goes back into the address: never echo a form value into Location.
     return go(url_for("staff.dispatch", week=week if _is_date(week) else None))
 
@@ -156,15 +178,32 @@ def job_en_route(appointment_id):
 @staff_required("technician")
 def job_complete(appointment_id):
     job = get_own_or_404(Appointment, appointment_id, technician_id=current_user.id)
-    vals = values("cpe_serial", "notes")
+    vals = values("cpe_serial", "notes", "confirm_early")
+    if job.starts_at.date() > date.today() and vals["confirm_early"] != "yes":
+        # A job booked for another day is easily the wrong card: ask before completing it.
+        return form_page("staff/field/_complete_form.html", 422, job=job, values=vals,
+                         errors={"confirm_early": f"This job is booked for "
+                                                  f"{job.starts_at:%a %d %b}, not today. Tick "
+                                                  "the box if you really did it today."})
     try:
         get_service("ticketing").complete_job(appointment_id, current_user, vals["cpe_serial"],
                                               vals["notes"][:2000])
     except DomainError as error:
         return form_page("staff/field/_complete_form.html", 422, job=job, values=vals,
                          errors=error_details(error))
-    flash(f"Job at {job.customer.name} completed: the service is being switched on.")
+    flash(f"Job at {job.customer.name} completed. {what_happens_after_the_job()}")
     return go(url_for("staff.my_jobs"))
+
+
+def what_happens_after_the_job():
+    """The truth about W5 after the technician's click: with GenieACS the CPE is configured
+    and the service switched on by itself; without it, ops configure the CPE by hand first."""
+    from flask import current_app
+    if current_app.config.get("GENIEACS_URL"):
+        return ("The CPE is being configured through GenieACS; the service switches on "
+                "when it answers.")
+    return ("Next, operations configure the CPE by hand and mark it configured; the "
+            "service switches on then (you need not wait).")
 
 
 @bp.route("/services")

@@ -30,11 +30,33 @@ class InstallationsMixin:
                 for profile in technicians:
                     slot = self._free_slot(profile, after)
                     if slot:
-                        return self._book(customer, profile, slot, installation_address,
-                                          service_id, device_serial, workflow_run_id,
-                                          idempotency_key)
+                        booked = self._book(customer, profile, slot, installation_address,
+                                            service_id, device_serial, workflow_run_id,
+                                            idempotency_key)
+                        return {**booked, **self._moved_from_request(scheduled_date, slot,
+                                                                     profile)}
             raise Conflict("No technician serving this area is free in the next two weeks.")
         return self.once(idempotency_key, "ticketing.schedule_installation", produce)
+
+    @staticmethod
+    def _moved_from_request(scheduled_date, slot, profile):
+        """A requested time that could not be kept is said, not silently changed: the run
+        page (ops) and the customer's portal show why the booking differs."""
+        if not scheduled_date:
+            return {}
+        requested = datetime.fromisoformat(str(scheduled_date)).replace(tzinfo=None)
+        if requested == slot:
+            return {}
+        if requested.weekday() not in (profile.work_days or []):
+            why = f"{profile.user.name} does not work on {requested:%A}s"
+        elif not profile.work_start <= requested.time() < profile.work_end:
+            why = (f"{profile.user.name} works {profile.work_start:%H:%M}–"
+                   f"{profile.work_end:%H:%M}")
+        else:
+            why = "the technicians serving this area were booked then"
+        return {"requested_for": requested.isoformat(),
+                "moved_because": f"Requested {requested:%a %d %b %H:%M} (UTC), booked "
+                                 f"{slot:%a %d %b %H:%M} (UTC): {why}."}
 
     def _earliest(self, scheduled_date):
         now = utcnow()
@@ -109,10 +131,15 @@ class InstallationsMixin:
                 "technician_id": profile.user_id, "starts_at": starts_at.isoformat()}
 
     def reassign(self, appointment_id, technician_id, starts_at):
-        """The dispatcher moves a job; refused if the technician is busy then."""
+        """The dispatcher moves a job; refused if the technician is busy then or the time
+        has passed. `booking_warnings` says what the dispatcher should know about the result
+        (another area, outside working hours)."""
         appointment = self.session.get(Appointment, appointment_id)
         if appointment is None or appointment.status not in ("scheduled", "en_route"):
             raise NotFound("That appointment cannot be moved.")
+        if starts_at.replace(tzinfo=None) < utcnow():
+            raise ValidationError("A job cannot be moved into the past.",
+                                  details={"starts_at": "Choose a time from now on."})
         if self._lock_technician(technician_id) is None:
             raise ValidationError("That person is not a technician.",
                                   details={"technician_id": "Choose a technician."})
@@ -124,6 +151,27 @@ class InstallationsMixin:
             technician_id, starts_at, ends_at
         self.session.commit()
         return appointment
+
+    def booking_warnings(self, appointment):
+        """What is odd about a booking, in words: a technician outside their service areas,
+        days or hours. Not refusals: a dispatcher may mean it (and is told)."""
+        profile = self.session.execute(select(TechnicianProfile).where(
+            TechnicianProfile.user_id == appointment.technician_id)).scalar_one_or_none()
+        if profile is None:
+            return []
+        warnings, name = [], profile.user.name
+        area = appointment.customer.service_area if appointment.customer else None
+        if area and area not in (profile.service_areas or []):
+            warnings.append(f"{name} does not serve the area {area} "
+                            f"(serves {', '.join(profile.service_areas or []) or 'none'}).")
+        start, end = appointment.starts_at, appointment.ends_at
+        if start.weekday() not in (profile.work_days or []):
+            warnings.append(f"{name} does not work on {start:%A}s.")
+        elif start.time() < profile.work_start or end.time() > profile.work_end \
+                or end.date() != start.date():
+            warnings.append(f"{start:%H:%M}–{end:%H:%M} is outside {name}'s hours "
+                            f"({profile.work_start:%H:%M}–{profile.work_end:%H:%M}).")
+        return warnings
 
     def cancel_appointment(self, appointment_id, *, idempotency_key=None):
         def produce():
