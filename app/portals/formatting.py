@@ -79,8 +79,8 @@ def day(value):
 
 
 def clock(value):
-    """21:40 in the display zone."""
-    return DASH if value is None else f"{local(value):%H:%M}"
+    """21:40:07 in the display zone (step timings, event history)."""
+    return DASH if value is None else f"{local(value):%H:%M:%S}"
 
 
 def money(amount, currency=None):

@@ -42,11 +42,16 @@ def convert_lead(lead_id):
     vals = values("plan_id", "license_template_id", "deployment_type")
     errors = {}
     plan_id = require_int(vals, errors, "plan_id", "a plan")
-    template_id = require_int(vals, errors, "license_template_id", "a license template")
-    if plan_id and not any(p.id == plan_id for p in plans):
+    plan = next((p for p in plans if p.id == plan_id), None)
+    if plan_id and plan is None:
         errors["plan_id"] = "Choose one of the plans on sale."
-    if template_id and not any(t.id == template_id for t in templates):
-        errors["license_template_id"] = "Choose one of the templates."
+    # The license (and the tenant it runs) belongs to the hosted product: required for a
+    # software plan, optional for an internet-only customer (W1 then skips both steps).
+    template_id = None
+    if vals["license_template_id"] or (plan is not None and plan.kind != "internet"):
+        template_id = require_int(vals, errors, "license_template_id", "a license template")
+        if template_id and not any(t.id == template_id for t in templates):
+            errors["license_template_id"] = "Choose one of the templates."
     if vals["deployment_type"] not in ("shared", "dedicated"):
         errors["deployment_type"] = "Shared or dedicated."
     if not errors:

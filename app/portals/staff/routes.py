@@ -5,13 +5,13 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (Customer, Invoice, Lead, License, Partner, Plan, Quote,
-                        ServiceInstance, SiteSurvey, Subscription, Tenant, Ticket,
-                        WorkflowRun)
+                        ServiceInstance, SiteSurvey, Subscription, Tenant, Ticket)
 from app.models.crm import LEAD_STATUSES, QUOTE_STATUSES
 from app.models.customers import CUSTOMER_STATUSES
 from app.models.ticketing import TICKET_STATUSES
 from app.portals.access import staff_required
 from app.portals.pagination import filter_by_arg, render_list, search
+from app.portals.run_results import runs_of_customer
 from app.portals.staff import bp
 
 LAYOUT = "staff/base.html"
@@ -85,7 +85,7 @@ def customer_detail(customer_id):
         services=rows(ServiceInstance, selectinload(ServiceInstance.plan)),
         licenses=rows(License, selectinload(License.template)),
         tenants=rows(Tenant), invoices=rows(Invoice), tickets=rows(Ticket),
-        quotes=rows(Quote), surveys=rows(SiteSurvey), runs=rows(WorkflowRun))
+        quotes=rows(Quote), surveys=rows(SiteSurvey), runs=runs_of_customer(customer.id))
 
 
 @bp.route("/quotes")

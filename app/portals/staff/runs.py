@@ -59,10 +59,13 @@ def _timeline(run):
                                .order_by(StepRun.index)).scalars().all()
     events = db.session.execute(select(RunEvent).where(RunEvent.run_id == run.id)
                                 .order_by(RunEvent.id.desc()).limit(30)).scalars().all()
+    from app.portals.run_results import run_results
     return render_template("staff/runs/_live.html", run=run, steps=steps, events=events,
                            version=run_version(run.id),
                            titles={s["name"]: s.get("title") for s in run.definition["steps"]},
-                           can_signal=has_role(), json=json)
+                           results=run_results(run, steps),
+                           # raw JSON (inputs, parameters, results) is for admins only
+                           can_signal=has_role(), is_admin=has_role(), json=json)
 
 
 @bp.route("/runs/<int:run_id>")
