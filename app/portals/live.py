@@ -1,16 +1,43 @@
 """Live run pages: Server-Sent Events fed by Redis pub/sub (`run:<id>`, published by the
-engine on every transition). Each message re-renders the run's fragment from the database;
-a stream lives a bounded time and the browser reconnects, so no web worker is held forever.
+engine on every transition). Each message re-renders the run's fragment from the database.
 
-The fragment carries its version (the run's last event id) in its stream URL (`?since=`), and
-a stream sends the fragment at once only if the run moved on since that version: a swapped-in
-fragment reconnects, and must not be answered with itself forever."""
+An open stream is cheap (ARCHITECTURE rule 8):
+- it holds no database connection: the view checks one out to authorise and render, and gives
+  it back (`db.session.remove()`) before it waits; each later render does the same;
+- it holds no Redis connection of its own: each process keeps ONE pub/sub subscription
+  (`RunFeed`, pattern `run:*`) and wakes the streams watching the run that changed;
+- in production it holds no scarce thread: gunicorn's gevent worker runs each request in a
+  greenlet, and psycopg 3 (>= 3.1.14) and redis-py cooperate once gevent has patched the
+  standard library. Under a threaded server (the dev server, the tests) the same code runs
+  with a thread per stream and a thread for the feed.
+A user may hold at most LIVE_STREAMS_PER_USER streams at once (`StreamSlots`); past that the
+stream answers 204, the browser's EventSource stops, and the page keeps its polling.
+
+A stream lives LIVE_STREAM_SECONDS and the browser reconnects, so a revoked sign-in or a lost
+client frees everything soon. The fragment carries its version (the run's last event id) in its
+stream URL (`?since=`), and a stream sends the fragment at once only if the run moved on since
+that version: a swapped-in fragment reconnects, and must not be answered with itself forever."""
+import logging
+import os
+import sys
+import threading
 import time
+import uuid
+from collections import defaultdict
 
-from flask import Response, request, stream_with_context
+from flask import Response, current_app, request, stream_with_context
+from flask_login import current_user
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from app.extensions import db, get_redis
+from app.extensions import db, get_redis, redis_url
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15
+# A burst of transitions (a job carrying a run through several steps) becomes one render.
+COALESCE_SECONDS = 0.05
 
 
 def run_version(run_id):
@@ -18,45 +45,235 @@ def run_version(run_id):
     return db.session.execute(select(func.max(RunEvent.id)).where(
         RunEvent.run_id == run_id)).scalar() or 0
 
-STREAM_SECONDS = 55
-HEARTBEAT_SECONDS = 15
+
+class Watch:
+    """One open stream's interest in one run: set by the feed when the run changes."""
+
+    def __init__(self, feed, run_id):
+        self.feed, self.run_id = feed, run_id
+        self.changed = threading.Event()  # gevent's Event once gevent patched threading
+
+    def wait(self, timeout):
+        if not self.changed.wait(timeout):
+            return False
+        time.sleep(COALESCE_SECONDS)
+        self.changed.clear()
+        return True
+
+    def close(self):
+        self.feed.unwatch(self)
 
 
-def sse_response(render_fragment, run_id, since):
-    """`render_fragment()` returns the HTML to swap in; it is sent after every change of the
-    run (and at once if the run changed since the browser's version)."""
-    def events(channel):
-        pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(channel)
+class RunFeed:
+    """This process's one Redis subscription to every run's channel, fanned out to the open
+    streams. Pattern-subscribing once costs a dictionary lookup per published change and no
+    SUBSCRIBE/UNSUBSCRIBE round trips as pages open and close. A lost connection is retried
+    with backoff; after it comes back every stream re-renders, since a change may have gone
+    by while nobody listened."""
+
+    SUBSCRIBE_WAIT_SECONDS = 2
+
+    def __init__(self, url):
+        self.url = url
+        self._watches = defaultdict(set)
+        self._lock = threading.Lock()
+        self._listener = None
+        self._subscribed = threading.Event()
+        self._missed = set()  # watches opened while not subscribed: woken once subscribed
+
+    def watch(self, run_id):
+        watch = Watch(self, run_id)
+        with self._lock:
+            self._watches[run_id].add(watch)
+            if self._listener is None or not self._listener.is_alive():
+                self._listener = threading.Thread(target=self._listen, daemon=True,
+                                                  name="lastmile-run-feed")
+                self._listener.start()
+        # The caller reads the run's version next: a change published before Redis knows
+        # of the subscription would be missed.
+        if not self._subscribed.wait(self.SUBSCRIBE_WAIT_SECONDS):
+            with self._lock:
+                self._missed.add(watch)
+        return watch
+
+    def unwatch(self, watch):
+        with self._lock:
+            self._missed.discard(watch)
+            watchers = self._watches.get(watch.run_id)
+            if watchers is not None:
+                watchers.discard(watch)
+                if not watchers:
+                    del self._watches[watch.run_id]
+
+    def open_streams(self):
+        with self._lock:
+            return sum(len(w) for w in self._watches.values())
+
+    def _wake(self, run_id):
+        with self._lock:
+            watches = list(self._watches.get(run_id, ()))
+        for watch in watches:
+            watch.changed.set()
+
+    def _subscribed_again(self, first):
+        with self._lock:
+            watches = ([w for ws in self._watches.values() for w in ws] if not first
+                       else list(self._missed))
+            self._missed.clear()
+            self._subscribed.set()
+        for watch in watches:
+            watch.changed.set()
+
+    def _listen(self):
+        _warn_if_psycopg_blocks_the_loop()
+        backoff, first = 0.5, True
+        while True:
+            try:
+                pubsub = Redis.from_url(self.url, socket_keepalive=True).pubsub()
+                pubsub.psubscribe("run:*")
+                for message in pubsub.listen():
+                    if message["type"] == "psubscribe":
+                        backoff = 0.5
+                        self._subscribed_again(first)
+                        first = False
+                    elif message["type"] == "pmessage":
+                        run_id = message["channel"].rpartition(b":")[2]
+                        if run_id.isdigit():
+                            self._wake(int(run_id))
+            except (RedisError, OSError) as error:
+                self._subscribed.clear()
+                log.warning("live run feed lost Redis (%s); retrying in %.1fs",
+                            type(error).__name__, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+
+
+_feeds = {}
+_feeds_lock = threading.Lock()
+
+
+def run_feed():
+    """The feed of this process (a forked child starts its own)."""
+    key = (os.getpid(), redis_url())
+    with _feeds_lock:
+        if key not in _feeds:
+            _feeds[key] = RunFeed(key[1])
+        return _feeds[key]
+
+
+class StreamSlots:
+    """At most `limit` open streams per user, across every web process: a sorted set per user
+    in Redis whose members are the open streams, scored by when they end at the latest. A
+    process that died without releasing its slots loses them when their score passes, so a
+    crash never locks a user out."""
+
+    CLAIM = """
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+    if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+    redis.call('EXPIRE', KEYS[1], ARGV[5])
+    return 1
+    """
+
+    def __init__(self, user_key, limit, seconds):
+        self.key = f"lastmile:live-streams:{user_key}"
+        self.limit, self.seconds = limit, seconds
+        self.token = uuid.uuid4().hex
+        self.redis = get_redis()  # kept: the release runs after the request's context
+
+    def claim(self):
+        now = time.time()
+        grace = self.seconds + 30  # the stream's own end, plus a slow last write
         try:
-            db.session.expire_all()
-            if run_version(run_id) != since:
-                yield _event(render_fragment())
-            started = last_beat = time.monotonic()
-            while time.monotonic() - started < STREAM_SECONDS:
-                message = pubsub.get_message(timeout=1.0)
-                if message:
-                    while pubsub.get_message(timeout=0.05):  # coalesce a burst of changes
-                        pass
-                    yield _event(render_fragment())
-                elif time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-                    last_beat = time.monotonic()
-                    yield ": keep-alive\n\n"
-        finally:
-            pubsub.close()
-    return events
+            script = self.redis.register_script(self.CLAIM)
+            return bool(script(keys=[self.key],
+                               args=[now, now + grace, self.limit, self.token, int(grace) + 1]))
+        except RedisError:
+            return False  # no Redis, no live feed either: the page polls
+
+    def release(self):
+        try:
+            self.redis.zrem(self.key, self.token)
+        except RedisError:
+            pass  # the slot's score ends it
 
 
 def stream(run_id, render_fragment):
+    """The SSE response for `run_id`. `render_fragment()` returns the HTML to swap in; it is
+    sent after every change of the run (and at once if the run changed since the browser's
+    version). The caller has authorised the request."""
+    config = current_app.config
+    seconds = config["LIVE_STREAM_SECONDS"]
     since = request.args.get("since", type=int)
-    generator = sse_response(render_fragment, run_id, since)(f"run:{run_id}")
-    return Response(stream_with_context(generator), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    slot = StreamSlots(current_user.get_id(), config["LIVE_STREAMS_PER_USER"], seconds)
+    if not slot.claim():
+        db.session.remove()
+        # 204 tells EventSource to stop reconnecting; the page's hx-trigger polling goes on.
+        return Response(status=204, headers={"Cache-Control": "no-store"})
+    # Watch before reading the version, so that no change slips between the two.
+    watch = run_feed().watch(run_id)
+    closed = []
+
+    def close():
+        if not closed:
+            closed.append(True)
+            watch.close()
+            slot.release()
+
+    try:
+        first = render_fragment() if run_version(run_id) != since else None
+    except BaseException:
+        close()
+        raise
+    finally:
+        db.session.remove()
+
+    def events():
+        # Something at once, so that the server sends the headers now: the browser's
+        # EventSource counts as open only then.
+        yield _event(first) if first is not None else ": open\n\n"
+        ends = time.monotonic() + seconds
+        while (left := ends - time.monotonic()) > 0:
+            if watch.wait(min(HEARTBEAT_SECONDS, left)):
+                try:
+                    html = render_fragment()
+                finally:
+                    db.session.remove()
+                yield _event(html)
+            elif left > HEARTBEAT_SECONDS:
+                yield ": keep-alive\n\n"
+
+    response = Response(stream_with_context(events()), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    # The server closes the response when the stream ends or the client went away (found at
+    # the next write at the latest), also when the generator never started.
+    response.call_on_close(close)
+    return response
 
 
 def _event(html):
     data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
     return f"event: update\n{data}\n\n"
+
+
+_warned = False
+
+
+def _warn_if_psycopg_blocks_the_loop():
+    """Under gevent, psycopg must have been imported after the patching (no `--preload`),
+    else every query blocks every stream and page of the process."""
+    global _warned
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    if _warned or gevent_monkey is None or not gevent_monkey.is_module_patched("select"):
+        return
+    try:
+        from psycopg import waiting
+    except ImportError:
+        return
+    if getattr(waiting, "wait", None) is getattr(waiting, "wait_c", object()):
+        _warned = True
+        log.warning("psycopg was imported before gevent patched the standard library: its "
+                    "queries block the event loop. Do not run gunicorn with --preload.")
 
 
 def register_progress_views(blueprint, decorator, owner_column, owner_id):
@@ -106,7 +323,4 @@ def register_progress_views(blueprint, decorator, owner_column, owner_id):
     def run_progress_stream(run_id):
         run_id = load(run_id).id
 
-        def render():
-            db.session.expire_all()
-            return fragment(db.session.get(WorkflowRun, run_id))
-        return stream(run_id, render)
+        return stream(run_id, lambda: fragment(db.session.get(WorkflowRun, run_id)))
