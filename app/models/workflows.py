@@ -42,6 +42,13 @@ class WorkflowRun(db.Model):
 
     steps = db.relationship("StepRun", back_populates="run", order_by="StepRun.index")
     started_by = db.relationship("User")
+    # For lists (the run monitor's customer column); loaded only when a query asks for it.
+    customer = db.relationship("Customer")
+
+    @property
+    def title(self):
+        """The workflow's human title, from the definition snapshot the run executes."""
+        return (self.definition or {}).get("title") or self.workflow.replace("_", " ")
 
 
 class StepRun(db.Model):

@@ -22,13 +22,6 @@ AUDIENCE_TITLES = {
                  "overdue_invoice_to_suspension": "Your overdue invoice"},
     "partner": {"partner_customer_provisioning": "New customer set-up"},
 }
-# Staff read the business event too, with the internal name one click away (run page).
-STAFF_TITLES = {"lead_to_customer_onboarding": "Lead converted to customer",
-                "quote_accepted_to_order": "Quote accepted → order",
-                "partner_customer_provisioning": "Partner provisions a customer",
-                "customer_renewal_process": "Subscription renewal",
-                "isp_ticket_to_deployment": "Internet installation",
-                "overdue_invoice_to_suspension": "Overdue invoice (dunning)"}
 
 
 def display_zone():
@@ -98,17 +91,25 @@ def yesno(value):
     return DASH if value is None else ("Yes" if value else "No")
 
 
+# Stored statuses that read wrong when merely capitalised.
+STATUS_WORDS = {"none": "Not started", "en_route": "On the way", "past_due": "Past due"}
+
+
 def status_label(value):
     """in_progress → In progress."""
-    return DASH if not value else str(value).replace("_", " ").capitalize()
+    if not value:
+        return DASH
+    return STATUS_WORDS.get(value) or str(value).replace("_", " ").capitalize()
 
 
 def workflow_title(run_or_name, audience="staff"):
     """What a run is, in the reader's words: "Your order" for a customer."""
     name = getattr(run_or_name, "workflow", run_or_name)
-    titles = STAFF_TITLES if audience == "staff" else AUDIENCE_TITLES.get(audience, {})
+    titles = AUDIENCE_TITLES.get(audience, {})
     if name in titles:
         return titles[name]
+    if hasattr(run_or_name, "title"):  # staff read the definition's own title
+        return run_or_name.title
     return str(name or "").replace("_", " ").capitalize()
 
 

@@ -59,7 +59,7 @@ def test_a_fibre_lead_converts_without_license_or_tenant(client, db, workers):
     # The new customer's page lists the run that created it.
     customer_page = client.get(f"/staff/customers/{customer_id}").get_data(as_text=True)
     assert f'href="/staff/runs/{run_id}"' in customer_page
-    assert "Lead converted to customer" in customer_page
+    assert "Lead to customer onboarding" in customer_page
 
 
 def test_a_software_plan_still_needs_a_license_template(client, db):

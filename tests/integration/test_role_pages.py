@@ -90,3 +90,21 @@ def test_customer_page_reads_in_words(client, db):
     html = client.get(f"/staff/customers/{customer.id}").get_data(as_text=True)
     assert not re.search(r">\s*(True|False|None)\s*<", html)
     assert not re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", html)
+
+
+def test_the_run_monitor_refreshes_itself_and_names_the_customer(client, db):
+    from app.workflows import engine
+    customer = make_customer(name="Harbour Café")
+    from tests.factories import make_subscription
+    subscription = make_subscription(customer=customer)
+    engine.start_run("customer_renewal_process", {
+        "customer_id": customer.id, "subscription_id": subscription.id, "renewal_term": 12},
+        customer_id=customer.id, started_from="customer")
+    _staff(client, "ops")
+    page = client.get("/staff/runs").get_data(as_text=True)
+    assert 'id="list" hx-get="" hx-trigger="every 5s' in page
+    assert "<th>Customer</th>" in page and "Harbour Café" in page
+    assert "Subscription renewal" in page
+    rows = client.get("/staff/runs", headers={"HX-Request": "true", "HX-Target": "list"})
+    assert "Harbour Café" in rows.get_data(as_text=True) and "<html" not in rows.get_data(
+        as_text=True)

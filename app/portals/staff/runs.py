@@ -23,7 +23,8 @@ ROLES = ("ops", "sales")
 @bp.route("/runs")
 @staff_required(*ROLES)
 def runs():
-    query = select(WorkflowRun).options(selectinload(WorkflowRun.started_by)).order_by(
+    query = select(WorkflowRun).options(selectinload(WorkflowRun.started_by),
+                                        selectinload(WorkflowRun.customer)).order_by(
         WorkflowRun.id.desc())
     query = filter_by_arg(query, WorkflowRun.workflow, "workflow", list(all_workflows()))
     query = filter_by_arg(query, WorkflowRun.status, "status", RUN_STATUSES)
@@ -37,8 +38,9 @@ def runs():
         query = query.join(Customer, Customer.id == WorkflowRun.customer_id).where(
             Customer.name.ilike(f"%{term[:100]}%"))
     return render_list("staff/base.html", "Workflow runs", query,
-                       [("Run", "id"), ("Workflow", "workflow"), ("Started", "created_at"),
-                        ("From", "started_from"), ("Status", "status")],
+                       [("Run", "id"), ("Workflow", "title"), ("Customer", "customer.name"),
+                        ("Started", "created_at"), ("From", "started_from"),
+                        ("Status", "status")],
                        row_link=lambda r: url_for("staff.run_detail", run_id=r.id),
                        search_placeholder="Run number or customer name",
                        filters=[("workflow", "Workflow", list(all_workflows()),
