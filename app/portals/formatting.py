@@ -40,7 +40,7 @@ def local(value):
 
 
 def when(value, with_zone=True):
-    """10 Dec 2026, 21:40 UTC; a date alone as 10 Dec 2026; nothing as a dash."""
+    """05 Dec 2026, 21:40 UTC; a date alone as 05 Dec 2026; nothing as a dash."""
     if value in (None, ""):
         return DASH
     if isinstance(value, str):
@@ -50,7 +50,7 @@ def when(value, with_zone=True):
             return value
     if isinstance(value, datetime):
         moment = local(value)
-        text = f"{moment.day} {moment:%b %Y, %H:%M}"
+        text = f"{moment:%d %b %Y, %H:%M}"
         return f"{text} {moment.tzname()}" if with_zone else text
     if isinstance(value, date):
         return day(value)
@@ -68,7 +68,7 @@ def day(value):
             return value
     if isinstance(value, datetime):
         value = local(value)
-    return f"{value.day} {value:%b %Y}"
+    return f"{value:%d %b %Y}"
 
 
 def clock(value):

@@ -108,3 +108,24 @@ def test_the_run_monitor_refreshes_itself_and_names_the_customer(client, db):
     rows = client.get("/staff/runs", headers={"HX-Request": "true", "HX-Target": "list"})
     assert "Harbour Café" in rows.get_data(as_text=True) and "<html" not in rows.get_data(
         as_text=True)
+
+
+def test_a_renewed_subscription_shows_what_the_customer_pays_now(client, db):
+    from datetime import date
+
+    from app.models import SubscriptionRenewal
+    from tests.factories import make_plan, make_quote, make_subscription
+    customer = make_customer()
+    plan = make_plan(name="Manager Pro", price="79.00")
+    subscription = make_subscription(customer=customer, plan=plan)
+    quote = make_quote(customer=customer, plan=plan, status="accepted", kind="renewal")
+    quote.total = quote.total.__class__("853.20")
+    db.session.add(SubscriptionRenewal(subscription_id=subscription.id, quote_id=quote.id,
+                                       term_months=12, previous_end=date(2026, 12, 1),
+                                       new_end=date(2027, 12, 1), renewed_at=datetime.utcnow()))
+    db.session.commit()
+    user = make_user(portal="customer", customer_id=customer.id)
+    client.login(user.email, PASSWORD, portal="customer")
+    html = client.get(f"/portal/subscriptions/{subscription.id}").get_data(as_text=True)
+    assert "853.20 USD for 12 months" in html and "79.00 USD / monthly" not in html
+    assert "Renewed until 01 Dec 2027" in html

@@ -66,7 +66,23 @@ def subscription_detail(subscription_id):
         WorkflowRun.inputs["subscription_id"].as_integer() == subscription.id)).scalar()
     return render_template("customer/subscription_detail.html", subscription=subscription,
                            renewable=eligible, renewal_reasons=reasons,
-                           open_renewal=open_renewal)
+                           open_renewal=open_renewal, price=_current_price(subscription))
+
+
+def _current_price(subscription):
+    """What the customer pays now: after a renewal, the renewal quote's amount for its term
+    (with the plan's term discount), not the plan's list price per cycle."""
+    from app.models import Quote
+    renewals = [r for r in subscription.renewals if r.quote_id]
+    latest = max(renewals, key=lambda r: r.renewed_at, default=None)
+    quote = db.session.get(Quote, latest.quote_id) if latest else None
+    if quote is not None:
+        return {"amount": quote.total, "currency": quote.currency,
+                "per": f"{latest.term_months} months", "until": latest.new_end,
+                "list": subscription.custom_price or subscription.plan.price}
+    return {"amount": subscription.custom_price or subscription.plan.price,
+            "currency": subscription.plan.currency,
+            "per": subscription.plan.billing_cycle, "until": None, "list": None}
 
 
 @bp.route("/invoices")
