@@ -20,14 +20,14 @@ from app.portals.passwords import hash_password
 # (portal, email, password, what this login shows), printed by `make run`, listed in README.
 DEMO_LOGINS = [
     ("staff", "admin@lastmile.example", "admin-demo-pass", "admin: everything"),
-    ("staff", "sales@lastmile.example", "sales-demo-pass", "sales: leads, quotes, W1/W2"),
-    ("staff", "ops@lastmile.example", "ops-demo-pass", "ops: network, RADIUS, W5, runs"),
-    ("staff", "dispatch@lastmile.example", "dispatch-demo-pass", "dispatcher: calendar"),
+    ("staff", "sales@lastmile.example", "sales-demo-pass", "sales: leads, quotes, W1 convert lead, W2 record acceptance"),
+    ("staff", "ops@lastmile.example", "ops-demo-pass", "ops: W5 deploy service, services, RADIUS, runs"),
+    ("staff", "dispatch@lastmile.example", "dispatch-demo-pass", "dispatcher: technician calendar"),
     ("staff", "tech.north@lastmile.example", "tech-demo-pass", "technician: own jobs"),
     ("staff", "finance@lastmile.example", "finance-demo-pass", "finance: invoices, commissions"),
     ("staff", "support@lastmile.example", "support-demo-pass", "support: tickets"),
-    ("customer", "ana@harbourcafe.example", "customer-demo-pass", "customer: renew, quotes"),
-    ("partner", "owner@northwind-it.example", "partner-demo-pass", "partner Northwind IT"),
+    ("customer", "ana@harbourcafe.example", "customer-demo-pass", "customer: W4 renew, W2 accept a quote"),
+    ("partner", "owner@northwind-it.example", "partner-demo-pass", "partner Northwind IT: W3 new customer"),
     ("partner", "owner@bluepeak.example", "partner-demo-pass", "partner Blue Peak Networks"),
 ]
 
