@@ -1,7 +1,7 @@
 """Column helpers shared by every model, and the generator of human-readable numbers."""
 from datetime import datetime, timezone
 
-from sqlalchemy import Numeric, String, update
+from sqlalchemy import Numeric, String, func, update
 
 from app.extensions import db
 
@@ -16,6 +16,17 @@ Money = Numeric(12, 2)
 class TimestampMixin:
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+def trigram_indexes(model, *names):
+    """Indexes for the staff searches' substring match, `lower(column) LIKE '%term%'`
+    (app/portals/pagination.py): GIN trigram indexes on PostgreSQL (pg_trgm, created by the
+    migration). SQLite has no such index; the migration creates these on PostgreSQL only
+    (scripts/regenerate_migration.sh keeps it so), and SQLite scans, which is fine at its size."""
+    for name in names:
+        expression = func.lower(getattr(model, name)).label(f"{name}_lower")
+        db.Index(f"ix_{model.__tablename__}_{name}_trgm", expression, postgresql_using="gin",
+                 postgresql_ops={f"{name}_lower": "gin_trgm_ops"})
 
 
 class NumberCounter(db.Model):

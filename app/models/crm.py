@@ -1,5 +1,5 @@
 from app.extensions import db
-from app.models.base import Money, TimestampMixin
+from app.models.base import Money, TimestampMixin, trigram_indexes
 
 LEAD_STATUSES = ("new", "contacted", "qualified", "site_survey_scheduled",
                  "site_survey_completed", "quote_sent", "negotiating", "won", "lost",
@@ -33,6 +33,10 @@ class Lead(TimestampMixin, db.Model):
 
     partner = db.relationship("Partner")
     converted_customer = db.relationship("Customer")
+
+
+# The staff lead search, like the customer search.
+trigram_indexes(Lead, "name", "email", "number", "company")
 
 
 class SiteSurvey(TimestampMixin, db.Model):

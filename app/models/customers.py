@@ -1,5 +1,5 @@
 from app.extensions import db
-from app.models.base import TimestampMixin
+from app.models.base import TimestampMixin, trigram_indexes
 
 CUSTOMER_STATUSES = ("prospect", "active", "suspended", "churned")
 INSTALLATION_STATUSES = ("none", "survey", "scheduled", "in_progress", "completed")
@@ -26,3 +26,7 @@ class Customer(TimestampMixin, db.Model):
     created_by_key = db.Column(db.String(200), unique=True)
 
     partner = db.relationship("Partner", back_populates="customers")
+
+
+# The staff customer search (name, email, number, company) at 100,000 customers.
+trigram_indexes(Customer, "name", "email", "number", "company")

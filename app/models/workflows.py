@@ -12,6 +12,11 @@ class WorkflowRun(db.Model):
     __tablename__ = "workflow_runs"
     __table_args__ = (
         db.Index("ix_workflow_runs_workflow_status", "workflow", "status"),
+        # The run monitor (/staff/runs) lists newest first, filtered by workflow, status or
+        # customer: each filter with the order in one index, so a page reads 26 rows.
+        db.Index("ix_workflow_runs_workflow_id", "workflow", "id"),
+        db.Index("ix_workflow_runs_status_id", "status", "id"),
+        db.Index("ix_workflow_runs_customer_id_id", "customer_id", "id"),
         # At most one live run per workflow and subject (ARCHITECTURE rule 10): a second
         # start for the same subscription, installation or partner customer loses the insert.
         db.UniqueConstraint("workflow", "live_subject"),

@@ -1,5 +1,12 @@
-"""Pagination and search for list pages, written once. Counting uses the same filtered
-query; with the indexes on searched columns this stays fast at 100,000 rows."""
+"""Pagination and search for list pages, written once, flat in the table's size:
+
+- search is a case-insensitive substring match, served on PostgreSQL by the trigram
+  (pg_trgm GIN) indexes the searched columns declare;
+- counting stops at COUNT_LIMIT rows: past that the pager says "more than 1,000" instead of
+  counting 100,000 rows on every page view;
+- lists ordered by their id (`keyset=`) page by keyset: Next and Previous carry the last or
+  first id shown (`?after=` / `?before=`), so page 4,000 costs what page 2 costs. A page number
+  typed by hand still works, by OFFSET."""
 import math
 from dataclasses import dataclass
 
@@ -8,17 +15,24 @@ from sqlalchemy import func, or_, select
 
 from app.extensions import db
 
+COUNT_LIMIT = 1000
+CURSOR_ARGS = ("after", "before")
+
 
 @dataclass
 class Page:
     items: list
     number: int
     per_page: int
-    total: int
+    total: int  # exact when `exact`, else a lower bound (COUNT_LIMIT)
+    exact: bool = True
+    more: bool = False  # rows exist after this page
+    keyset: object = None  # the id column the list is ordered by (descending), or None
 
     @property
     def pages(self):
-        return max(1, math.ceil(self.total / self.per_page))
+        counted = max(1, math.ceil(self.total / self.per_page))
+        return counted if self.exact else max(counted, self.number + self.more)
 
     @property
     def has_prev(self):
@@ -26,35 +40,82 @@ class Page:
 
     @property
     def has_next(self):
-        return self.number < self.pages
+        return self.more
 
     def url(self, number):
         args = {**request.view_args, **request.args.to_dict(), "page": number}
+        for name in CURSOR_ARGS:
+            args.pop(name, None)
+        if self.keyset is not None and self.items and number > 1:
+            if number == self.number + 1:
+                args["after"] = getattr(self.items[-1], self.keyset.key)
+            elif number == self.number - 1:
+                args["before"] = getattr(self.items[0], self.keyset.key)
         return url_for(request.endpoint, **args)
 
 
-def paginate(query, per_page=None):
-    """`query` is a select(); the page number comes from ?page=, bad values mean page 1."""
-    per_page = per_page or current_app.config["PAGE_SIZE"]
+def _int_arg(name, default=None):
     try:
-        number = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        number = 1
-    total = db.session.execute(
-        select(func.count()).select_from(query.order_by(None).subquery())).scalar()
-    items = db.session.execute(
-        query.limit(per_page).offset((number - 1) * per_page)).unique().scalars().all()
-    return Page(items=items, number=number, per_page=per_page, total=total)
+        value = int(request.args.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    return value if 0 < value < 2**31 else default
+
+
+def count_at_most(query, limit):
+    """The number of rows `query` finds, counting no further than `limit`."""
+    return db.session.execute(select(func.count()).select_from(
+        query.order_by(None).limit(limit).subquery())).scalar()
+
+
+def paginate(query, per_page=None, keyset=None):
+    """`query` is a select(); the page number comes from ?page=, bad values mean page 1.
+    With `keyset` (the id column `query` is ordered by, descending) ?after= and ?before=
+    page from a row instead of an offset."""
+    per_page = per_page or current_app.config["PAGE_SIZE"]
+    number = _int_arg("page", 1)
+    after, before = (_int_arg(name) for name in CURSOR_ARGS) if keyset is not None else (None,
+                                                                                         None)
+    if after is not None:
+        rows = _fetch(query.where(keyset < after), per_page + 1)
+        more = len(rows) > per_page
+        items = rows[:per_page]
+    elif before is not None:
+        # The rows just above `before`, nearest first, shown in the list's own order.
+        rows = _fetch(query.where(keyset > before).order_by(None).order_by(keyset.asc()),
+                      per_page + 1)
+        items, more = list(reversed(rows[:per_page])), True
+        if len(rows) <= per_page:  # reached the top, whatever the page number said
+            number, rows = 1, _fetch(query, per_page + 1)
+            items, more = rows[:per_page], len(rows) > per_page
+    else:
+        rows = _fetch(query.offset((number - 1) * per_page), per_page + 1)
+        more = len(rows) > per_page
+        items = rows[:per_page]
+    total = count_at_most(query, COUNT_LIMIT + 1)
+    exact = total <= COUNT_LIMIT
+    return Page(items=items, number=number, per_page=per_page, total=min(total, COUNT_LIMIT),
+                exact=exact, more=more, keyset=keyset)
+
+
+def _fetch(query, limit):
+    return db.session.execute(query.limit(limit)).unique().scalars().all()
 
 
 def search(query, *columns):
-    """Filter by ?q= on the given columns (prefix match on numbers and emails, substring on
-    names), case-insensitive."""
+    """Filter by ?q= on the given columns: case-insensitive substring."""
     term = (request.args.get("q") or "").strip()[:100]
     if not term:
         return query
-    pattern = f"%{term.lower()}%"
-    return query.where(or_(*(func.lower(column).like(pattern) for column in columns)))
+    return query.where(or_(*(contains(column, term) for column in columns)))
+
+
+def contains(column, term):
+    """`column` contains `term`, case-insensitively, LIKE's wildcards in `term` taken
+    literally. Spelled `lower(column) LIKE ...` on every database: that is the expression the
+    trigram indexes cover on PostgreSQL (app/models/base.py `trigram_indexes`)."""
+    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
 
 
 def filter_by_arg(query, column, name, allowed):
@@ -70,9 +131,10 @@ def cell(row, key):
 
 
 def render_list(layout, title, query, columns, row_link=None, search_placeholder=None,
-                filters=None, empty=None, actions=None):
-    """Render a list page, or only its rows when HTMX asks for the #list target."""
-    page = paginate(query)
+                filters=None, empty=None, actions=None, keyset=None):
+    """Render a list page, or only its rows when HTMX asks for the #list target. `keyset`:
+    the id column `query` is ordered by (descending), for keyset paging."""
+    page = paginate(query, keyset=keyset)
     context = dict(layout=layout, title=title, page=page, columns=columns, row_link=row_link,
                    search=search_placeholder, filters=filters, empty=empty, actions=actions,
                    cell=cell)

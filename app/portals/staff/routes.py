@@ -38,7 +38,7 @@ def leads():
                        row_link=lambda lead: url_for("staff.lead_detail", lead_id=lead.id),
                        search_placeholder="Search leads by name, email or number",
                        filters=[("status", "Status", LEAD_STATUSES, _arg("status"))],
-                       empty="No leads match.")
+                       empty="No leads match.", keyset=Lead.id)
 
 
 @bp.route("/leads/<int:lead_id>")
@@ -67,7 +67,7 @@ def customers():
                        row_link=lambda c: url_for("staff.customer_detail", customer_id=c.id),
                        search_placeholder="Search customers by name, email or number",
                        filters=[("status", "Status", CUSTOMER_STATUSES, _arg("status"))],
-                       empty="No customers match.")
+                       empty="No customers match.", keyset=Customer.id)
 
 
 @bp.route("/customers/<int:customer_id>")

@@ -12,7 +12,7 @@ from app.models import Customer, RunEvent, StepRun, WorkflowRun
 from app.models.workflows import RUN_STATUSES
 from app.portals.access import has_role, staff_required
 from app.portals.live import run_version, stream
-from app.portals.pagination import filter_by_arg, render_list
+from app.portals.pagination import contains, filter_by_arg, render_list
 from app.portals.staff import bp
 from app.workflows import engine
 from app.workflows.definitions import all_workflows
@@ -36,7 +36,7 @@ def runs():
         query = query.where(WorkflowRun.id == int(term))
     elif term:
         query = query.join(Customer, Customer.id == WorkflowRun.customer_id).where(
-            Customer.name.ilike(f"%{term[:100]}%"))
+            contains(Customer.name, term[:100]))
     return render_list("staff/base.html", "Workflow runs", query,
                        [("Run", "id"), ("Workflow", "title"), ("Customer", "customer.name"),
                         ("Started", "created_at"), ("From", "started_from"),
@@ -46,7 +46,7 @@ def runs():
                        filters=[("workflow", "Workflow", list(all_workflows()),
                                  request.args.get("workflow")),
                                 ("status", "Status", RUN_STATUSES, request.args.get("status"))],
-                       empty="No runs match.")
+                       empty="No runs match.", keyset=WorkflowRun.id)
 
 
 def _load(run_id):
