@@ -5,6 +5,7 @@ no page shows `True`, `None` or `2026-12-10 21:40:24.086352`.
 Times are stored as naive UTC (see app.models.utcnow); they are shown in DISPLAY_TIMEZONE
 (an IANA name such as Europe/Lisbon; default UTC), with the zone's abbreviation so that a
 time is never ambiguous."""
+import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -113,12 +114,18 @@ def workflow_title(run_or_name, audience="staff"):
     return str(name or "").replace("_", " ").capitalize()
 
 
+ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?)?")
+
+
 def display(value):
-    """Any cell value in words: the list pages and fact lists call this for every cell."""
+    """Any cell value in words: the list pages and fact lists call this for every cell
+    (ISO dates in step results too)."""
     if value is None or value == "":
         return DASH
     if isinstance(value, bool):
         return yesno(value)
+    if isinstance(value, str) and ISO_MOMENT.fullmatch(value):
+        return when(value) if "T" in value else day(date.fromisoformat(value))
     if isinstance(value, (datetime, date)):
         return when(value)
     if isinstance(value, Decimal):

@@ -40,6 +40,11 @@ def run_results(run, steps):
     """[{label, text, href, note}] in step order, each record once."""
     found, seen = [], set()
     customer_id = run.customer_id
+    # Every run about a customer leads with that customer, even when no step returned it.
+    steps = list(steps)
+    if customer_id:
+        steps.insert(0, type("RunCustomer", (), {"result": {"customer_id": customer_id},
+                                                  "status": "succeeded", "kind": "action"}))
     for step in steps:
         result = step.result or {}
         if step.status != "succeeded" or step.kind == "compensation":

@@ -54,7 +54,7 @@ def test_after_a_move_the_calendar_shows_the_week_the_job_went_to(client, db):
                                  "week": _monday(date.today())})
     assert f"week={_monday(target.date())}" in response.headers["Location"]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Quay Bakery" in page and "Moved Quay Bakery" in page
+    assert "Quay Bakery" in page and "Appointment moved: Quay Bakery" in page
 
 
 def test_moving_a_job_to_a_technician_of_another_area_warns(client, db):

@@ -47,6 +47,9 @@ def test_a_fibre_lead_converts_without_license_or_tenant(client, db, workers):
     # The back button: the same form posted again lands on the run, not on an error.
     again = client.post_form(f"/staff/leads/{lead.id}/convert", data)
     assert again.status_code in (302, 303) and again.headers["Location"].endswith(run_url[-12:])
+    # ... and the form's own address (back to the GET) shows the run too, not an error.
+    back = client.get(f"/staff/leads/{lead.id}/convert")
+    assert back.status_code == 303 and back.headers["Location"].endswith(f"/staff/runs/{run_id}")
 
     # Result first: the customer and the ticket, linked; no raw JSON for sales.
     page = client.get(run_url).get_data(as_text=True)

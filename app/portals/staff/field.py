@@ -131,7 +131,7 @@ def reassign_appointment(appointment_id):
         starts_at = datetime.fromisoformat(vals["starts_at"])
         ticketing = get_service("ticketing")
         moved = ticketing.reassign(appointment_id, int(vals["technician_id"]), starts_at)
-        flash(f"Moved {moved.customer.name} to {moved.technician.name} on "
+        flash(f"Appointment moved: {moved.customer.name} to {moved.technician.name} on "
               f"{moved.starts_at:%a %d %b, %H:%M}.")
         for warning in ticketing.booking_warnings(moved):
             flash(f"Check: {warning}", "warning")

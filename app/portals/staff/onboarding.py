@@ -1,13 +1,13 @@
 """W1 "Convert lead" wizard, and the outbox (every email the platform sent)."""
 import re
 
-from flask import render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.errors import DomainError
 from app.extensions import db
-from app.models import Lead, LicenseTemplate, OutboundEmail, Plan
+from app.models import Lead, LicenseTemplate, OutboundEmail, Plan, WorkflowRun
 from app.portals.access import staff_required
 from app.portals.pagination import render_list, search
 from app.portals.staff import bp
@@ -32,6 +32,15 @@ def convert_lead(lead_id):
         started = already_started("lead_to_customer_onboarding", {"lead_id": lead.id})
         if started is not None:
             return go(url_for("staff.run_detail", run_id=started.id))
+    if request.method == "GET" and lead.converted_customer_id:
+        # Back to the form after converting (the back button): the run that converted it.
+        converted_by = db.session.execute(
+            select(WorkflowRun.id).where(WorkflowRun.workflow == "lead_to_customer_onboarding",
+                                         WorkflowRun.subject == f"lead:{lead.id}")
+            .order_by(WorkflowRun.id.desc()).limit(1)).scalar()
+        if converted_by:
+            flash(f"{lead.name} is already converted: this is the run that did it.")
+            return redirect(url_for("staff.run_detail", run_id=converted_by), 303)
     if lead.status not in CONVERTIBLE or lead.converted_customer_id:
         return form_page("staff/onboarding/convert.html", 409, **page, errors={
             "_form": f"Lead {lead.number} is {lead.status.replace('_', ' ')}: only a "
