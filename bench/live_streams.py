@@ -156,12 +156,13 @@ def sign_in(base, email):
 
 # --- the open streams (a process of their own: they must not slow the measuring client) ---
 
-def hold_streams(port, targets, counters, stop):
+def hold_streams(port, targets, counters, stop, results):
     """Keeps each (cookie, run id, version) open as a browser's EventSource would."""
     async def one(cookie, run_id, since, gate):
         while not stop.is_set():
             try:
                 async with gate:
+                    asked = time.monotonic()
                     reader, writer = await asyncio.wait_for(
                         asyncio.open_connection(HOST, port), REQUEST_TIMEOUT)
                     writer.write((f"GET /staff/runs/{run_id}/stream?since={since} HTTP/1.1\r\n"
@@ -184,6 +185,7 @@ def hold_streams(port, targets, counters, stop):
                 continue
             with counters["open"].get_lock():
                 counters["open"].value += 1
+            connect_times.append(time.monotonic() - asked)
             try:
                 while not stop.is_set():
                     try:
@@ -208,10 +210,22 @@ def hold_streams(port, targets, counters, stop):
 
     async def main():
         gate = asyncio.Semaphore(100)  # connections being set up at once
-        await asyncio.gather(*(one(cookie, run_id, since, gate)
-                               for cookie, run_id, since in targets))
+        tasks = [asyncio.create_task(one(cookie, run_id, since, gate))
+                 for cookie, run_id, since in targets]
+        while not stop.is_set():
+            await asyncio.sleep(0.5)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
+    connect_times = []
     asyncio.run(main())
+    times = sorted(connect_times)
+    if times:
+        results.put((len(times), statistics.median(times), times[int(len(times) * 0.95) - 1
+                                                              if len(times) >= 20 else -1]))
+    else:
+        results.put((0, 0.0, 0.0))
 
 
 # --- the ordinary pages -----------------------------------------------------------------
@@ -310,8 +324,10 @@ def main():
                    for i, run_id in enumerate(run_ids[:args.streams])]
         counters = {name: multiprocessing.Value("i", 0)
                     for name in ("open", "refused", "errors", "updates")}
+        connects = multiprocessing.Queue()
         holder = multiprocessing.Process(target=hold_streams, daemon=True,
-                                         args=(port, targets, counters, stop_streams))
+                                         args=(port, targets, counters, stop_streams,
+                                               connects))
         holder.start()
         deadline = time.monotonic() + 120
         while counters["open"].value < args.streams and time.monotonic() < deadline:
@@ -333,6 +349,10 @@ def main():
         stop_publishing.set()
         stop_streams.set()
         if holder is not None:
+            try:
+                connected = connects.get(timeout=15)
+            except Exception:  # the holder died: say so below
+                connected = (0, 0.0, 0.0)
             holder.join(timeout=15)
             if holder.is_alive():
                 holder.terminate()
@@ -347,6 +367,8 @@ def main():
           f"{lowest[0]}..{still_open} open while measuring (reconnects in between), "
           f"{counters['updates'].value} updates received, {counters['refused'].value} refused "
           f"(cap), {counters['errors'].value} failed connections")
+    print(f"stream (re)connections: {connected[0]}, time to the first byte median "
+          f"{connected[1] * 1000:.0f}ms, p95 {connected[2] * 1000:.0f}ms")
     print(f"{'ordinary pages':<28}{'requests':>9}{'median':>10}{'p95':>10}"
           f"{'timeouts':>10}{'errors':>8}")
     for label, samples, failures in (("no streams open", quiet, quiet_failures),

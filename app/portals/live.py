@@ -19,6 +19,7 @@ stream URL (`?since=`), and a stream sends the fragment at once only if the run 
 that version: a swapped-in fragment reconnects, and must not be answered with itself forever."""
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -203,7 +204,9 @@ def stream(run_id, render_fragment):
     sent after every change of the run (and at once if the run changed since the browser's
     version). The caller has authorised the request."""
     config = current_app.config
-    seconds = config["LIVE_STREAM_SECONDS"]
+    # Streams opened together (a deploy, a page opened by many) end at different times, so
+    # their reconnections do not arrive all at once.
+    seconds = config["LIVE_STREAM_SECONDS"] * random.uniform(0.8, 1.0)
     since = request.args.get("since", type=int)
     slot = StreamSlots(current_user.get_id(), config["LIVE_STREAMS_PER_USER"], seconds)
     if not slot.claim():
