@@ -93,7 +93,10 @@ def finance_section(user):
             "overdue_count": overdue_count, "overdue_total": overdue_total,
             "oldest_overdue": oldest,
             "pending_commissions": _scalar(select(func.count(CommissionEntry.id))
-                                           .where(CommissionEntry.status == "pending"))}
+                                           .where(CommissionEntry.status == "pending")),
+            "renewals_due": _scalar(select(func.count(Subscription.id)).where(
+                Subscription.status == "active",
+                Subscription.current_period_end <= now.date() + timedelta(days=30)))}
 
 
 def support_section(user):
@@ -121,12 +124,17 @@ def sales_section(user):
             "to_convert": to_convert}
 
 
+LIVE_OR_FAILED = ("failed", "waiting", "running")
+
+
 def ops_section(user):
     attention = _rows(select(WorkflowRun).where(WorkflowRun.status.in_(("failed",)))
                       .order_by(WorkflowRun.id.desc()).limit(5))
     cpe_waiting = _scalar(select(func.count(StepRun.id)).where(
         StepRun.name == "await_cpe_configuration", StepRun.status == "waiting"))
+    # Only the statuses the section shows: counting every finished run grows with history.
     counts = dict(db.session.execute(select(WorkflowRun.status, func.count())
+                                     .where(WorkflowRun.status.in_(LIVE_OR_FAILED))
                                      .group_by(WorkflowRun.status)).all())
     return {"failed_runs": attention, "cpe_waiting": cpe_waiting, "runs_by_status": counts}
 
