@@ -60,9 +60,10 @@ class Config:
     # Largest request body (forms, a logo as a data: URL): larger ones get 413.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024)))
     PAGE_SIZE = int(os.environ.get("PAGE_SIZE", "25"))
-    # Live run pages (app/portals/live.py): a stream's lifetime before the browser reconnects,
-    # and the open streams one user may hold (past that, the page polls).
-    LIVE_STREAM_SECONDS = int(os.environ.get("LIVE_STREAM_SECONDS", "55"))
+    # Live run pages (app/portals/live.py): a stream's lifetime before the browser reconnects
+    # (an open stream is cheap; each reconnection costs a page view's queries), and the open
+    # streams one user may hold (past that, the page polls).
+    LIVE_STREAM_SECONDS = int(os.environ.get("LIVE_STREAM_SECONDS", "300"))
     LIVE_STREAMS_PER_USER = int(os.environ.get("LIVE_STREAMS_PER_USER", "10"))
 
     # Email: without SMTP_HOST messages stay in the outbox (staff can read them all).

@@ -41,8 +41,7 @@ def options():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", type=int, default=1000, help="open run pages (1000)")
     parser.add_argument("--seconds", type=float, default=60,
-                        help="length of each of the three measured phases (60: past a "
-                             "stream's lifetime, so every stream reconnects while measured)")
+                        help="length of each of the three measured phases (60)")
     parser.add_argument("--probe-threads", type=int, default=4,
                         help="clients requesting ordinary pages (4)")
     parser.add_argument("--think", type=float, default=0.1,
@@ -156,9 +155,13 @@ def sign_in(base, email):
 
 # --- the open streams (a process of their own: they must not slow the measuring client) ---
 
-def hold_streams(port, targets, counters, stop, results):
-    """Keeps each (cookie, run id, version) open as a browser's EventSource would."""
+def hold_streams(port, targets, counters, stop, results, lifetime):
+    """Keeps each (cookie, run id, version) open as a browser's EventSource would. Pages open
+    since a while have streams of every age: each first connection is closed by the client
+    after a random part of a stream's lifetime (as if opened that long ago), so that
+    reconnections arrive at their steady rate, N / lifetime, from the start."""
     async def one(cookie, run_id, since, gate):
+        first_ends = time.monotonic() + random.uniform(0, lifetime)
         while not stop.is_set():
             try:
                 async with gate:
@@ -188,11 +191,15 @@ def hold_streams(port, targets, counters, stop, results):
             connect_times.append(time.monotonic() - asked)
             try:
                 while not stop.is_set():
+                    if first_ends and time.monotonic() > first_ends:
+                        first_ends = None
+                        break  # this page's stream reached its age: reconnect
                     try:
                         chunk = await asyncio.wait_for(reader.read(65536), 1.0)
                     except asyncio.TimeoutError:
                         continue
                     if not chunk:
+                        first_ends = None
                         break  # the server ended the stream: reconnect
                     text = chunk.decode(errors="replace")
                     if "event: update" in text:
@@ -282,6 +289,8 @@ def p95(samples):
 def main():
     args = options()
     cap = int(os.environ.get("LIVE_STREAMS_PER_USER", "10"))
+    # The server's own setting (app/config.py), jittered there between 0.8 and 1 of it.
+    lifetime = 0.9 * int(os.environ.get("LIVE_STREAM_SECONDS", "300"))
     per_user = max(1, cap // 2)  # under the cap: a reconnect never races its own slot
     os.environ["DATABASE_URL"] = database_url()
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -327,7 +336,7 @@ def main():
         connects = multiprocessing.Queue()
         holder = multiprocessing.Process(target=hold_streams, daemon=True,
                                          args=(port, targets, counters, stop_streams,
-                                               connects))
+                                               connects, lifetime))
         holder.start()
         deadline = time.monotonic() + 120
         while counters["open"].value < args.streams and time.monotonic() < deadline:

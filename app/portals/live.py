@@ -13,8 +13,8 @@ An open stream is cheap (ARCHITECTURE rule 8):
 A user may hold at most LIVE_STREAMS_PER_USER streams at once (`StreamSlots`); past that the
 stream answers 204, the browser's EventSource stops, and the page keeps its polling.
 
-A stream lives LIVE_STREAM_SECONDS and the browser reconnects, so a revoked sign-in or a lost
-client frees everything soon. The fragment carries its version (the run's last event id) in its
+A stream lives LIVE_STREAM_SECONDS (less a random fifth) and the browser reconnects; a stream
+whose sign-in was revoked ends at its next update, and a closed tab's at its next keep-alive. The fragment carries its version (the run's last event id) in its
 stream URL (`?since=`), and a stream sends the fragment at once only if the run moved on since
 that version: a swapped-in fragment reconnects, and must not be answered with itself forever."""
 import logging
@@ -223,6 +223,7 @@ def stream(run_id, render_fragment):
             watch.close()
             slot.release()
 
+    signed_in = _session_id()
     try:
         first = render_fragment() if run_version(run_id) != since else None
     except BaseException:
@@ -239,6 +240,10 @@ def stream(run_id, render_fragment):
         while (left := ends - time.monotonic()) > 0:
             if watch.wait(min(HEARTBEAT_SECONDS, left)):
                 try:
+                    # A stream outlives many page views: a sign-out, a password change or
+                    # "sign out everywhere" ends it at its next update.
+                    if not _still_signed_in(signed_in):
+                        return
                     html = render_fragment()
                 finally:
                     db.session.remove()
@@ -252,6 +257,18 @@ def stream(run_id, render_fragment):
     # the next write at the latest), also when the generator never started.
     response.call_on_close(close)
     return response
+
+
+def _session_id():
+    from app.portals.auth.sessions import current_session
+    row = current_session()
+    return row.id if row is not None else None
+
+
+def _still_signed_in(session_id):
+    from app.models import UserSession, utcnow
+    row = db.session.get(UserSession, session_id) if session_id is not None else None
+    return row is not None and row.revoked_at is None and row.expires_at > utcnow()
 
 
 def _event(html):

@@ -76,6 +76,9 @@ class OpenStream:
                 self.received += chunk.decode()
         except OSError:
             pass  # cut by the test
+        self.ended = True
+
+    ended = False
 
     def updates(self):
         return self.received.count("event: update")
@@ -116,6 +119,26 @@ def test_an_open_stream_holds_no_database_connection(db, live_server):
         advance(db, run, "do_things", "running")
         wait_until(lambda: stream.updates() == 2, timeout=10, message="the second update")
         wait_until(lambda: checked_out(db) == 0, timeout=5, message="the connection back")
+    finally:
+        stream.close()
+
+
+def test_a_revoked_sign_in_ends_its_stream_at_the_next_update(db, live_server):
+    from app.models import UserSession, utcnow
+    user = make_user(role="ops")
+    run = make_run(db)
+    http = sign_in(live_server, user.email)
+    stream = OpenStream(http, f"{live_server}/staff/runs/{run.id}/stream"
+                              f"?since={run_version(run.id)}")
+    try:
+        assert stream.status == 200
+        # "Sign out everywhere", from another browser.
+        db.session.execute(db.update(UserSession).where(UserSession.user_id == user.id)
+                           .values(revoked_at=utcnow()))
+        db.session.commit()
+        advance(db, run, "check_things", "succeeded")
+        wait_until(lambda: stream.ended, timeout=10, message="the stream to end")
+        assert stream.updates() == 0
     finally:
         stream.close()
 
