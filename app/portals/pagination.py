@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 
 from flask import current_app, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import any_, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.extensions import db
 
@@ -120,8 +121,16 @@ def search(query, *columns):
         ids = db.session.execute(select(key).where(condition).limit(SEARCH_IDS_LIMIT + 1)
                                  ).scalars().all()
         if len(ids) <= SEARCH_IDS_LIMIT:
-            return query.where(key.in_(ids))
+            return query.where(_among(key, ids))
     return query.where(condition)
+
+
+def _among(key, ids):
+    """`key IN ids`; on PostgreSQL as one array parameter (`= ANY`), which plans at once
+    where a few thousand separate parameters would not."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return key == any_(literal(ids, ARRAY(key.type)))
+    return key.in_(ids)
 
 
 def _single_key(columns):
