@@ -191,13 +191,17 @@ def hold_streams(port, targets, counters, stop, results, lifetime):
             connect_times.append(time.monotonic() - asked)
             try:
                 while not stop.is_set():
-                    if first_ends and time.monotonic() > first_ends:
-                        first_ends = None
-                        break  # this page's stream reached its age: reconnect
-                    try:
-                        chunk = await asyncio.wait_for(reader.read(65536), 1.0)
-                    except asyncio.TimeoutError:
-                        continue
+                    # Wait on the socket itself (no polling: 1,000 timers a second would
+                    # load this machine's two cores and count against the server).
+                    if first_ends:
+                        try:
+                            chunk = await asyncio.wait_for(
+                                reader.read(65536), max(0.0, first_ends - time.monotonic()))
+                        except asyncio.TimeoutError:
+                            first_ends = None
+                            break  # this page's stream reached its age: reconnect
+                    else:
+                        chunk = await reader.read(65536)
                     if not chunk:
                         first_ends = None
                         break  # the server ended the stream: reconnect
@@ -346,13 +350,17 @@ def main():
               flush=True)
         lowest = [opened]
 
+        measuring = threading.Event()
+        measuring.set()
+
         def watch_open():
-            while not stop_publishing.is_set():
+            while measuring.is_set():
                 lowest[0] = min(lowest[0], counters["open"].value)
-                stop_publishing.wait(0.5)
+                time.sleep(0.5)
         threading.Thread(target=watch_open, daemon=True).start()
         busy, busy_failures = probe(base, reader, pages, args.seconds, args.probe_threads,
                                     args.think)
+        measuring.clear()
         still_open = counters["open"].value
         stop_streams.set()
         try:
