@@ -103,6 +103,14 @@ def status_label(value):
     return STATUS_WORDS.get(value) or str(value).replace("_", " ").capitalize()
 
 
+def badge_text(value):
+    """A status badge's text: the stored status in lower-case words (CSS capitalises it;
+    pages and tests read e.g. "en route"); only "none" becomes "not started"."""
+    if not value:
+        return DASH
+    return "not started" if value == "none" else str(value).replace("_", " ")
+
+
 def workflow_title(run_or_name, audience="staff"):
     """What a run is, in the reader's words: "Your order" for a customer."""
     name = getattr(run_or_name, "workflow", run_or_name)
@@ -135,7 +143,7 @@ def display(value):
 
 def register(app):
     app.jinja_env.filters.update(when=when, day=day, clock=clock, money=money, yesno=yesno,
-                                 status_label=status_label, workflow_title=workflow_title,
-                                 display=display)
+                                 status_label=status_label, badge_text=badge_text,
+                                 workflow_title=workflow_title, display=display)
     app.jinja_env.globals.update(display_zone=display_zone)
 
