@@ -68,7 +68,7 @@ def world(db):
     customer = make_customer(name="Harbour Café", service_area="north")
     user = make_user(portal="customer", customer_id=customer.id, name="Ana Costa")
     internet = make_plan(kind="internet", name="Fibre 100")
-    make_subscription(customer=customer, plan=make_plan(name="Manager Pro"))
+    subscription = make_subscription(customer=customer, plan=make_plan(name="Manager Pro"))
     service = make_internet_service(customer=customer, plan=internet)
     make_invoice(customer=customer, total="59.00", due_days_ago=10)
     make_quote(customer=customer)
@@ -89,7 +89,7 @@ def world(db):
     partner_user = make_user(portal="partner", partner_id=partner.id, name="Nia Partner")
     make_customer(name="Northwind Client", partner_id=partner.id)
     return dict(customer=customer, user=user, tech=tech, partner_user=partner_user,
-                service=service)
+                service=service, subscription=subscription)
 
 
 STAFF_PAGES = {
@@ -118,7 +118,8 @@ def test_customer_pages_are_accessible_at_both_sizes(page, world):
     login(page, "customer", world["user"].email)
     check_pages(page, "customer", ["/portal/", "/portal/subscriptions", "/portal/invoices",
                                    "/portal/quotes", "/portal/licenses", "/portal/internet",
-                                   "/portal/tickets", "/portal/tickets/new"])
+                                   "/portal/tickets", "/portal/tickets/new",
+                                   f"/portal/subscriptions/{world['subscription'].id}"])
 
 
 def test_partner_pages_are_accessible_at_both_sizes(page, world):
