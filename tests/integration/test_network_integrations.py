@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.errors import Conflict, DomainError, TransientError
 from app.models import (Appointment, Customer, IpAddress, IpPool, ServiceInstance, StepRun,
                         WorkflowRun)
+from app.portals.staff.field import complete_installation
 from app.workflows import engine
 from app.workflows.registry import get_service
 from tests.conftest import IS_POSTGRES, REDIS_URL, ROOT, wait_until
@@ -178,7 +179,7 @@ def test_installation_end_to_end_with_netbox_and_genieacs(app, db, netbox, genie
             return found if found.status in wanted else None
         wait_until(lambda: status("waiting", "failed"), timeout=60, message="the wait")
         appointment = db.session.execute(select(Appointment)).scalar_one()
-        get_service("ticketing").complete_job(appointment.id, technician, "", "done")
+        complete_installation(appointment.id, technician, "", "done")
         finished = wait_until(lambda: status("succeeded", "failed"), timeout=60,
                               message="the end")
         assert finished.status == "succeeded", finished.error

@@ -8,6 +8,7 @@ from app.models import (Appointment, CommissionEntry, Customer, Invoice, IpAddre
                         License, Notification, Order, OutboundEmail, Payment, Quote, RadCheck,
                         RadReply, RadUserGroup, ServiceInstance, StepRun, Subscription, Team,
                         Tenant, Ticket, WorkflowRun)
+from app.portals.staff.field import complete_installation
 from app.workflows import engine
 from app.workflows.registry import get_service
 from tests.conftest import wait_until
@@ -320,7 +321,7 @@ def test_installation_to_live_service(db, workers):
     password = get_service("radius").pppoe_password(username)
     assert password not in repr([(s.params, s.result) for s in
                                  db.session.execute(select(StepRun)).scalars()])
-    get_service("ticketing").complete_job(appointment.id, technician, "CPE-123", "All good")
+    complete_installation(appointment.id, technician, "CPE-123", "All good")
     # No GenieACS here: the run waits for an operator to configure the CPE by hand.
     wait_until(lambda: step(db, run, "await_cpe_configuration").status == "waiting",
                timeout=60, message="the operator wait")

@@ -186,13 +186,24 @@ def job_complete(appointment_id):
                                                   f"{job.starts_at:%a %d %b}, not today. Tick "
                                                   "the box if you really did it today."})
     try:
-        get_service("ticketing").complete_job(appointment_id, current_user, vals["cpe_serial"],
-                                              vals["notes"][:2000])
+        complete_installation(appointment_id, current_user, vals["cpe_serial"],
+                              vals["notes"][:2000])
     except DomainError as error:
         return form_page("staff/field/_complete_form.html", 422, job=job, values=vals,
                          errors=error_details(error))
     flash(f"Job at {job.customer.name} completed. {what_happens_after_the_job()}")
     return go(url_for("staff.my_jobs"))
+
+
+def complete_installation(appointment_id, technician, cpe_serial, notes):
+    """The technician's "Complete job": record it, then resume the installation run (W5)
+    waiting for it, with the serial from the device label."""
+    appointment = get_service("ticketing").complete_job(appointment_id, technician,
+                                                        cpe_serial, notes)
+    if appointment.workflow_run_id:
+        signal_run(appointment.workflow_run_id, "installation_completed",
+                   {"device_serial": appointment.cpe_serial, "appointment_id": appointment.id})
+    return appointment
 
 
 def what_happens_after_the_job():

@@ -195,7 +195,8 @@ class InstallationsMixin:
         return appointment
 
     def complete_job(self, appointment_id, technician, cpe_serial, notes):
-        """The technician finished: record the CPE serial and resume the waiting run."""
+        """The technician finished: record the CPE serial. The caller (a portal route)
+        then resumes the waiting run: services do not know the engine."""
         appointment = self._own_job(appointment_id, technician)
         serial = (cpe_serial or appointment.cpe_serial or "").strip()
         if not serial or len(serial) > 100:
@@ -208,10 +209,6 @@ class InstallationsMixin:
         if appointment.ticket:
             appointment.ticket.status, appointment.ticket.resolved_at = "resolved", utcnow()
         self.session.commit()
-        if appointment.workflow_run_id:
-            from app.workflows.engine import signal_run
-            signal_run(appointment.workflow_run_id, "installation_completed",
-                       {"device_serial": serial, "appointment_id": appointment.id})
         return appointment
 
     def check_completed_installation(self, appointment_id, workflow_run_id, *,
