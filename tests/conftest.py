@@ -8,6 +8,7 @@ Fixtures:
            adds the CSRF token, as a browser would
   workers  two `rq worker --with-scheduler` subprocesses on the test queue (started once)
   live_server  the app served by a real HTTP server in a thread (for browser tests)
+  smtp     a real SMTP server (aiosmtpd) on localhost that the app sends to; yields its Inbox
 """
 import os
 import re
@@ -232,3 +233,32 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+class Inbox:
+    """What the test SMTP server received, as parsed email messages."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture()
+def smtp(app):
+    import socket
+
+    from aiosmtpd.controller import Controller
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
+    yield inbox
+    app.config.update(SMTP_HOST=None)
+    controller.stop()

@@ -3,34 +3,20 @@ with TOTP, sign out everywhere, the audit page. The Content-Security-Policy is o
 must work under it (no violation reported by Chromium)."""
 import os
 import re
-import socket
 import time
 from urllib.parse import urlsplit
 
 import pyotp
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import expect
 
 from tests.factories import PASSWORD, make_customer, make_user
-from tests.integration.test_accounts import Inbox, body_text
+from tests.integration.test_accounts import body_text
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("LASTMILE_SCREENSHOTS")  # a directory: save screenshots of the pages
 
 
-@pytest.fixture()
-def smtp(app):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
-    yield inbox
-    app.config.update(SMTP_HOST=None)
-    controller.stop()
 
 
 @pytest.fixture()

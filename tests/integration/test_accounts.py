@@ -2,10 +2,8 @@
 sign-in, tokens only as hashes, platform host never a tenant's, one place for bad input and
 unexpected errors, security headers, header-safe subjects, masked effects, an audited RADIUS
 password reveal; password reset, change password, TOTP two-factor, the audit log."""
-import email as email_lib
 import hashlib
 import re
-import socket
 import statistics
 import threading
 import time
@@ -13,7 +11,6 @@ from http.cookies import SimpleCookie
 
 import pyotp
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from app.models import (AuditEvent, OutboundEmail, RadCheck, ServiceEffect, ServiceInstance,
@@ -23,32 +20,11 @@ from app.services.communications import CommunicationsService
 from app.services.deployment.partner_tenants import clean_white_label
 from app.services.fields import domain_error
 from app.workflows.secrets import MASK
-from tests.factories import PASSWORD, make_customer, make_partner, make_plan, make_user
+from tests.factories import PASSWORD, make_customer, make_plan, make_user
 
 NEW_PASSWORD = "a brand new passphrase"
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email_lib.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture()
-def smtp(app):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
-    yield inbox
-    app.config.update(SMTP_HOST=None)
-    controller.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,7 @@
 """Email over a real SMTP server (aiosmtpd on localhost), and license tokens checked with the
 public key only, including from the command line."""
-import email
-import socket
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from app.models import OutboundEmail
@@ -12,27 +9,6 @@ from app.workflows.registry import get_service
 from tests.factories import make_customer, make_license_template
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture()
-def smtp(app):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
-    yield inbox
-    app.config.update(SMTP_HOST=None)
-    controller.stop()
 
 
 def test_a_template_email_arrives_with_both_parts_and_absolute_links(db, smtp):
