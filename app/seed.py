@@ -189,6 +189,10 @@ CUSTOMERS = [  # name, email, area, plan, days until period end, partner
     ("Blue Peak: Summit Gym", "desk@summitgym.example", "east", "manager-pro", 75, "bluepeak"),
 ]
 
+# Ana renews by hand, as the README's story goes; the workers' daily sweep starts the renewal
+# of every other auto-renew subscription inside the renewal window as soon as they run.
+RENEWS_BY_HAND = {"ana@harbourcafe.example"}
+
 
 def _customers(plans, partners):
     today = date.today()
@@ -210,7 +214,8 @@ def _customers(plans, partners):
             end = today + timedelta(days=days)
             months = 12 if plan.billing_cycle == "annual" else 1
             db.session.add(Subscription(customer_id=customer.id, plan_id=plan.id,
-                                        status="active", auto_renew=True,
+                                        status="active",
+                                        auto_renew=email not in RENEWS_BY_HAND,
                                         current_period_start=end - relativedelta(months=months),
                                         current_period_end=end, billing_started_at=utcnow()))
         customers[email] = customer
