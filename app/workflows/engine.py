@@ -373,7 +373,18 @@ def _succeeded(run, step, owner, result):
                 finished_at=utcnow(), error_type=None, error_message=None):
         return False
     _event(run, "step.succeeded", step.name, data={"result": mask(result)})
+    _note_customer(run, result)
     return True
+
+
+def _note_customer(run, result):
+    """A run that made (or found) its customer belongs to that customer from then on: the
+    customer's page lists it and the run monitor shows whose it is. Not a partner's run: its
+    steps are the partner's business, not the sub-customer's."""
+    customer_id = result.get("customer_id") if isinstance(result, dict) else None
+    if run.customer_id is None and run.partner_id is None and type(customer_id) is int:
+        _compare_and_set(run, [WorkflowRun.id == run.id, WorkflowRun.customer_id.is_(None)],
+                         {"customer_id": customer_id})
 
 
 def _call(operation, params, idempotency_key):

@@ -49,6 +49,7 @@ def test_lead_to_customer_onboarding(db, workers):
     customer = db.session.execute(select(Customer).filter_by(email=lead.email)).scalar_one()
     assert db.session.get(Lead, lead.id).status == "won"
     assert db.session.get(Lead, lead.id).converted_customer_id == customer.id
+    assert finish(db, run).customer_id == customer.id  # the run is the new customer's now
     assert count(db, Subscription, Subscription.customer_id == customer.id) == 1
     license = db.session.execute(select(License).filter_by(customer_id=customer.id)).scalar_one()
     assert get_service("license").verify_token(license.token)[1] is None
