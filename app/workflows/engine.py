@@ -313,7 +313,7 @@ def _attempt(run, steps, definition, step, owner, claim_next):
             claimed = _move_on(run, steps, definition, after, owner if claim_next else None)
     except Exception:
         # Keep the step's success (its effect happened) even if moving on failed; the
-        # reaper finds the next step pending behind a succeeded one and moves the run on.
+        # reaper finds the run stalled behind it and moves it on (_stalled_runs).
         db.session.rollback()
         if _succeeded(run, step, owner, result):
             _commit(run)
@@ -710,7 +710,25 @@ def reap_stale_steps():
         StepRun.status == "waiting", StepRun.wait_deadline < now)).scalars().all()
     for step_id in overdue:
         wait_timed_out(step_id)
-    return {"requeued": len(stale), "resent": len(forgotten), "timed_out": len(overdue)}
+    stalled = _stalled_runs(now)
+    for run_id in stalled:
+        advance(run_id)
+    return {"requeued": len(stale), "resent": len(forgotten), "timed_out": len(overdue),
+            "moved_on": len(stalled)}
+
+
+def _stalled_runs(now):
+    """Running runs with no step queued, running or waiting: the process that recorded the
+    last success (or delivered a signal) died, or failed, before it moved the run on. Only
+    those quiet for a while: a run being moved on just now is left to its mover."""
+    active = select(StepRun.id).where(StepRun.run_id == WorkflowRun.id,
+                                      StepRun.status.in_(("queued", "running", "waiting")))
+    quiet = select(StepRun.id).where(
+        StepRun.run_id == WorkflowRun.id,
+        StepRun.finished_at > now - timedelta(seconds=LEASE_GRACE_SECONDS))
+    return db.session.execute(select(WorkflowRun.id).where(
+        WorkflowRun.status == "running", ~active.exists(), ~quiet.exists(),
+        WorkflowRun.started_at < now - timedelta(seconds=LEASE_GRACE_SECONDS))).scalars().all()
 
 
 def _job_on_its_way(step, now):

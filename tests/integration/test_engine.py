@@ -245,6 +245,19 @@ def test_a_worker_killed_in_the_middle_of_a_multi_step_job(db, workers):
         assert count_effects(db.session, label) == 1, label
 
 
+def test_a_run_left_behind_after_a_signal_is_moved_on_by_the_reaper(db, workers):
+    """As if the web process died between committing a signal and moving the run on: the
+    wait succeeded, the run is running, and no step is queued. The reaper moves it on."""
+    run = engine.start_run("test_wait", {"deadline": _deadline(3600)})
+    wait_for(db, run, "waiting")
+    wait = steps_of(db, run.id)["await_go"]
+    wait.status, wait.result, wait.finished_at = "succeeded", {"value": 7}, datetime.utcnow()
+    db.session.get(WorkflowRun, run.id).status = "running"
+    db.session.commit()
+    assert wait_for(db, run, timeout=60).status == "succeeded"
+    assert steps_of(db, run.id)["after"].result["value"] == 7
+
+
 def test_an_attempt_that_outlives_its_lease_is_stopped_and_retried(db, workers):
     """STEP_LEASE_SECONDS is 10 in the tests: the first attempt sleeps 25 s, RQ stops it at the
     lease's end, and the retry (not a second attempt beside the first) finishes the step."""
