@@ -44,11 +44,7 @@ def when(value, with_zone=True):
     """05 Dec 2026, 21:40 UTC; a date alone as 05 Dec 2026; nothing as a dash."""
     if value in (None, ""):
         return DASH
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
+    value = _parsed(value)
     if isinstance(value, datetime):
         moment = local(value)
         text = f"{moment:%d %b %Y, %H:%M}"
@@ -62,14 +58,22 @@ def day(value):
     """10 Dec 2026 (a datetime in the display zone's calendar)."""
     if value in (None, ""):
         return DASH
+    value = _parsed(value)
     if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
+        return value
     if isinstance(value, datetime):
         value = local(value)
     return f"{value:%d %b %Y}"
+
+
+def _parsed(value):
+    """A date or datetime given as ISO text, parsed; any other text as it is."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 def clock(value):
