@@ -20,6 +20,7 @@ import os
 import random
 import socket
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -289,7 +290,40 @@ def execute_step(step_id):
 def _attempt(run, steps, definition, step, owner, claim_next):
     """Call the claimed step's service; record the outcome and move the run on. Returns the
     next step, claimed for this job, or None when the job is done with the run."""
-    spec = definition[step.name]
+    result = _call_claimed(run, step, definition[step.name], owner)
+    if result is None:
+        return None
+    # The success commits together with the next step's claim (or queueing): one transaction,
+    # its events written together at the commit.
+    after = []
+    with _keeping_success(run, step, owner, result), db.session.no_autoflush:
+        claimed = _move_on(run, steps, definition, after, owner if claim_next else None)
+    # Live pages hear once per job, not per step: within the job's budget the steps follow
+    # each other in milliseconds, and the page re-renders from the database anyway.
+    _commit(run, after, publish=claimed is None)
+    return claimed
+
+
+def _execute_compensation(run, step):
+    """One attempt of one compensation step (a failure or cancel being undone)."""
+    spec = _compensation_spec(run, step)
+    owner = _owner()
+    if not _claim(run, step, spec, _scope(run), owner, "queued"):
+        db.session.rollback()
+        return
+    _commit(run)
+    result = _call_claimed(run, step, spec, owner)
+    if result is None:
+        return
+    with _keeping_success(run, step, owner, result):
+        advance_compensation(run.id)
+    _commit(run)
+
+
+def _call_claimed(run, step, spec, owner):
+    """Call the claimed step's service and record its success in the open transaction.
+    Returns the result, or None when the step failed (recorded, with its retry if it has one)
+    or its lease was taken over meanwhile."""
     if step.bad_definition is not None:
         return _step_failed(run, step, owner, step.bad_definition, retry=False)
     try:
@@ -305,53 +339,21 @@ def _attempt(run, steps, definition, step, owner, claim_next):
     if not _succeeded(run, step, owner, result):
         db.session.rollback()
         return None  # our lease was taken over; the other attempt owns the step now
-    # The success commits together with the next step's claim (or queueing): one transaction,
-    # its events written together at the commit.
-    after = []
-    try:
-        with db.session.no_autoflush:
-            claimed = _move_on(run, steps, definition, after, owner if claim_next else None)
-    except Exception:
-        # Keep the step's success (its effect happened) even if moving on failed; the
-        # reaper finds the run stalled behind it and moves it on (_stalled_runs).
-        db.session.rollback()
-        if _succeeded(run, step, owner, result):
-            _commit(run)
-        raise
-    # Live pages hear once per job, not per step: within the job's budget the steps follow
-    # each other in milliseconds, and the page re-renders from the database anyway.
-    _commit(run, after, publish=claimed is None)
-    return claimed
+    return result
 
 
-def _execute_compensation(run, step):
-    """One attempt of one compensation step (a failure or cancel being undone)."""
-    spec = _compensation_spec(run, step)
-    owner = _owner()
-    if not _claim(run, step, spec, _scope(run), owner, "queued"):
-        db.session.rollback()
-        return
-    _commit(run)
-    if step.bad_definition is not None:
-        return _step_failed(run, step, owner, step.bad_definition, retry=False)
+@contextmanager
+def _keeping_success(run, step, owner, result):
+    """Moving on after a success: if that fails, the success is still committed (its effect
+    happened) and the error goes on; the reaper finds the run stalled behind the step and
+    moves it on (_stalled_runs)."""
     try:
-        result = _call(spec["operation"], step.call_params, _idempotency_key(run, step))
-    except DomainError as error:
-        return _step_failed(run, step, owner, error, retry=False)
-    except Exception as error:
-        db.session.rollback()
-        return _step_failed(run, step, owner, error, retry=True)
-    if not _succeeded(run, step, owner, result):
-        db.session.rollback()
-        return
-    try:
-        advance_compensation(run.id)
+        yield
     except Exception:
         db.session.rollback()
         if _succeeded(run, step, owner, result):
             _commit(run)
         raise
-    _commit(run)
 
 
 def _owner():
