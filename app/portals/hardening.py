@@ -15,7 +15,7 @@ import logging
 import re
 import secrets
 
-from flask import render_template, request
+from flask import request
 from flask_login import current_user
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest, HTTPException

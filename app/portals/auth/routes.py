@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import abort, current_app, flash, redirect, render_template, request, session, \
     url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import func
 
 from app.extensions import db
 from app.models import User, utcnow

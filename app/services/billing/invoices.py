@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import DomainError, NotFound, ValidationError
-from app.models import CreditNote, Invoice, Payment, next_number, utcnow
+from app.models import CreditNote, Invoice, Payment, next_number
 
 CENT = Decimal("0.01")
 
