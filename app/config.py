@@ -128,6 +128,14 @@ class Config:
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 
 
+class WorkerConfig(Config):
+    """An RQ worker's (jobs/worker.py): no ping before each transaction. The web pings, since
+    a request has no second try. A job that meets a connection the database dropped fails,
+    SQLAlchemy empties the pool, and its step is taken up again (a retry or the reaper); the
+    ping's round trip per transaction (a step is one or two) would buy a worker nothing."""
+    SQLALCHEMY_ENGINE_OPTIONS = {}
+
+
 class TestConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = True

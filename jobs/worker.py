@@ -18,7 +18,8 @@ def get_app():
     global _app
     if _app is None:
         from app import create_app
-        _app = create_app()
+        from app.config import WorkerConfig
+        _app = create_app(WorkerConfig)
     return _app
 
 

@@ -1,11 +1,12 @@
 """The vocabulary workflow definitions are written in. A definition is data: the engine
-snapshots `Workflow.to_dict()` into each run and executes the snapshot, so editing a
+snapshots `Workflow.snapshot` into each run and executes the snapshot, so editing a
 definition never breaks a run in flight.
 
 Templates: "${ctx.x}" is input x, "${steps.s.k}" key k of step s's result, "${run.id}" the
 run's id. A value that is exactly one template keeps its type; inside a longer string it is
 interpolated. Templates work inside dicts and lists too.
 """
+import functools
 from dataclasses import asdict, dataclass, field
 
 
@@ -80,5 +81,8 @@ class Workflow:
     # one live run per workflow and subject. None: any number may run side by side.
     subject: str | None = None
 
-    def to_dict(self):
+    @functools.cached_property
+    def snapshot(self):
+        """The definition as plain data, kept in each run. Built once per process (a run
+        start would otherwise spend longer converting it than writing it); not to be changed."""
         return asdict(self)

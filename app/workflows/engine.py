@@ -13,6 +13,7 @@ live pages. The rules (ARCHITECTURE.md) in the order they appear below:
 - failure or cancel compensates completed steps in reverse, each as its own retried job;
 - the reaper takes up steps whose lease expired (their worker died).
 """
+import functools
 import hashlib
 import json
 import logging
@@ -28,7 +29,7 @@ from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.exc import IntegrityError
 
@@ -70,7 +71,7 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
     if existing is not None:
         return existing
     run = WorkflowRun(workflow=workflow.name, version=workflow.version,
-                      definition=workflow.to_dict(), status="running", inputs=ctx,
+                      definition=workflow.snapshot, status="running", inputs=ctx,
                       customer_id=customer_id, partner_id=partner_id,
                       started_by_id=getattr(started_by, "id", None),
                       started_from=started_from, started_at=utcnow(), subject=subject,
@@ -230,7 +231,7 @@ def _move_on(run, steps, definition, after, claim_for=None):
             return step if _claim(run, step, spec, scope, claim_for, "pending") else None
         if _cas(step, "pending", status="queued", next_attempt_at=utcnow()):
             _event(run, "step.queued", step.name)
-            after.append(lambda queued=step: _enqueue_step(queued))
+            after.append(_step_job(step))
         return None
     # A succeeded run has no error left to show (a declined card before a good one).
     if _cas_run(run, "running", status="succeeded", finished_at=utcnow(), error=None):
@@ -241,6 +242,14 @@ def _move_on(run, steps, definition, after, claim_for=None):
 def _claim(run, step, spec, scope, owner, from_status):
     """Take `step` for this job: `from_status` -> running with our lease, its resolved
     params kept on the object for the call (stored masked), in the open transaction."""
+    if not _compare_and_set(*_claim_change(step, spec, scope, owner, from_status)):
+        return False
+    _event(run, "step.running", step.name, f"Attempt {step.attempts}")
+    return True
+
+
+def _claim_change(step, spec, scope, owner, from_status):
+    """The compare-and-set that claims `step` (see _claim)."""
     try:
         step.call_params, step.bad_definition = resolve(spec["params"], scope), None
     except Exception as error:  # a definition bug: no retry will fix it
@@ -251,11 +260,7 @@ def _claim(run, step, spec, scope, owner, from_status):
                   timedelta(seconds=current_app.config["STEP_LEASE_SECONDS"]))
     # The attempt count as loaded is part of the compare: a step taken and put back since
     # (a retry, the reaper) is not ours to count from.
-    if not _compare_and_set(step, [StepRun.id == step.id, StepRun.status == from_status,
-                                   StepRun.attempts == step.attempts], values):
-        return False
-    _event(run, "step.running", step.name, f"Attempt {step.attempts}")
-    return True
+    return step, {"id": step.id, "status": from_status, "attempts": step.attempts}, values
 
 
 def execute_step(step_id):
@@ -264,13 +269,16 @@ def execute_step(step_id):
     until a wait, a retry, a failure, the end of the run or the job's budget (then the next
     step goes back to the queue, so that other runs get a worker). Each step keeps its own
     claim, lease, attempt count, events and idempotency key; only the queue hop goes."""
-    step = db.session.get(StepRun, step_id, populate_existing=True)
+    # The run's steps with this one among them, in one query.
+    same_run = select(StepRun.run_id).where(StepRun.id == step_id).scalar_subquery()
+    all_steps = _load_steps(StepRun.run_id == same_run)
+    step = next((s for s in all_steps if s.id == step_id), None)
     if step is None or step.status != "queued":
         return  # a duplicate delivery, or the step was cancelled meanwhile
     run = db.session.get(WorkflowRun, step.run_id, populate_existing=True)
     if step.kind == "compensation":
         return _execute_compensation(run, step)
-    definition, steps, owner = _definitions(run), _action_steps(run), _owner()
+    definition, steps, owner = _definitions(run), _action_steps(run, all_steps), _owner()
     # This job's own copy of the run and its steps: detached, so that the commits between
     # steps do not expire them (a reload of every step per step would cost more than the
     # step). Every change is still a compare-and-set on the rows, so the copy may be stale
@@ -293,15 +301,51 @@ def _attempt(run, steps, definition, step, owner, claim_next):
     result = _call_claimed(run, step, definition[step.name], owner)
     if result is None:
         return None
-    # The success commits together with the next step's claim (or queueing): one transaction,
-    # its events written together at the commit.
+    # The success commits together with what follows it (the next step claimed or queued, a
+    # wait entered, the run finished): one transaction, its events written at the commit.
     after = []
+    following = _next_action(steps, definition, step) if claim_next else None
     with _keeping_success(run, step, owner, result), db.session.no_autoflush:
-        claimed = _move_on(run, steps, definition, after, owner if claim_next else None)
+        if following is not None:  # the common case: one UPDATE for both rows
+            succeeded, claimed = _succeed_and_claim(run, steps, step, owner, result,
+                                                    following, definition[following.name])
+        else:
+            succeeded = _succeeded(run, step, owner, result)
+            claimed = succeeded and _move_on(run, steps, definition, after,
+                                             owner if claim_next else None)
+    if not succeeded:
+        db.session.rollback()
+        return None  # our lease was taken over; the other attempt owns the step now
     # Live pages hear once per job, not per step: within the job's budget the steps follow
     # each other in milliseconds, and the page re-renders from the database anyway.
     _commit(run, after, publish=claimed is None)
-    return claimed
+    return claimed or None
+
+
+def _next_action(steps, definition, done):
+    """The step after `done` when it is an action step with no condition, to be claimed in
+    the statement that records `done`'s success; None when what follows needs _move_on (a
+    condition, a wait, the run's end)."""
+    following = next((s for s in steps if s.index > done.index), None)
+    if following is None or following.status != "pending":
+        return None
+    spec = definition[following.name]
+    return following if spec["kind"] == "action" and not spec.get("when") else None
+
+
+def _succeed_and_claim(run, steps, done, owner, result, following, spec):
+    """Record `done`'s success and claim `following` for this job in one UPDATE of the two
+    rows (a round trip is most of what a step costs). Returns whether the success was
+    recorded (else our lease was taken over), and `following` if this job now holds it."""
+    scope = _scope_of(run, steps)
+    scope["steps"][done.name] = mask(result)  # what the step's row will say
+    changed = _compare_and_set_rows([_success_change(done, owner, result),
+                                     _claim_change(following, spec, scope, owner, "pending")])
+    if done in changed:
+        _record_success(run, done, result)
+    if following in changed:
+        _event(run, "step.running", following.name, f"Attempt {following.attempts}")
+    return done in changed, following if following in changed else None
 
 
 def _execute_compensation(run, step):
@@ -315,15 +359,17 @@ def _execute_compensation(run, step):
     result = _call_claimed(run, step, spec, owner)
     if result is None:
         return
+    if not _succeeded(run, step, owner, result):
+        db.session.rollback()
+        return  # our lease was taken over; the other attempt owns the step now
     with _keeping_success(run, step, owner, result):
         advance_compensation(run.id)
     _commit(run)
 
 
 def _call_claimed(run, step, spec, owner):
-    """Call the claimed step's service and record its success in the open transaction.
-    Returns the result, or None when the step failed (recorded, with its retry if it has one)
-    or its lease was taken over meanwhile."""
+    """Call the claimed step's service. Returns its result, or None when the step failed
+    (recorded, with its retry if it has one)."""
     if step.bad_definition is not None:
         return _step_failed(run, step, owner, step.bad_definition, retry=False)
     try:
@@ -336,9 +382,6 @@ def _call_claimed(run, step, spec, owner):
     except Exception as error:  # transient, timeout or unexpected: worth another attempt
         db.session.rollback()
         return _step_failed(run, step, owner, error, retry=True)
-    if not _succeeded(run, step, owner, result):
-        db.session.rollback()
-        return None  # our lease was taken over; the other attempt owns the step now
     return result
 
 
@@ -362,21 +405,33 @@ def _owner():
 
 def _commit(run, after=(), publish=True):
     """Commit, tell the live pages, then do what had to wait for the commit (enqueue jobs:
-    a job must find the rows it runs)."""
+    a job must find the rows it runs). The run's id is read first: after the commit, reading
+    it from a loaded run would load the run again."""
+    run_id = run.id
     db.session.commit()
     if publish:
-        _publish(run.id)
+        _publish(run_id)
     for action in after:
         action()
 
 
 def _succeeded(run, step, owner, result):
-    if not _cas(step, "running", lease_owner=owner, status="succeeded", result=mask(result),
-                finished_at=utcnow(), error_type=None, error_message=None):
+    if not _compare_and_set(*_success_change(step, owner, result)):
         return False
+    _record_success(run, step, result)
+    return True
+
+
+def _success_change(step, owner, result):
+    """The compare-and-set that records a step's success, if its lease is still ours."""
+    return step, {"id": step.id, "status": ("running",), "lease_owner": owner}, dict(
+        status="succeeded", result=mask(result), finished_at=utcnow(), error_type=None,
+        error_message=None)
+
+
+def _record_success(run, step, result):
     _event(run, "step.succeeded", step.name, data={"result": mask(result)})
     _note_customer(run, result)
-    return True
 
 
 def _note_customer(run, result):
@@ -385,8 +440,7 @@ def _note_customer(run, result):
     steps are the partner's business, not the sub-customer's."""
     customer_id = result.get("customer_id") if isinstance(result, dict) else None
     if run.customer_id is None and run.partner_id is None and type(customer_id) is int:
-        _compare_and_set(run, [WorkflowRun.id == run.id, WorkflowRun.customer_id.is_(None)],
-                         {"customer_id": customer_id})
+        _compare_and_set(run, {"id": run.id, "customer_id": None}, {"customer_id": customer_id})
 
 
 def _call(operation, params, idempotency_key):
@@ -761,16 +815,19 @@ def _compensation_spec(run, step):
     return {**original["compensate"], "returns": ()}
 
 
-def _action_steps(run):
-    return sorted((s for s in _steps(run) if s.kind != "compensation"), key=lambda s: s.index)
+def _action_steps(run, loaded=None):
+    """The run's action steps in order, from the database (or from `loaded`, its steps)."""
+    return sorted((s for s in (loaded or _load_steps(StepRun.run_id == run.id))
+                   if s.kind != "compensation"), key=lambda s: s.index)
 
 
 def _compensation_steps(run):
-    return sorted((s for s in _steps(run) if s.kind == "compensation"), key=lambda s: s.index)
+    return sorted((s for s in _load_steps(StepRun.run_id == run.id)
+                   if s.kind == "compensation"), key=lambda s: s.index)
 
 
-def _steps(run):
-    return db.session.execute(select(StepRun).where(StepRun.run_id == run.id)
+def _load_steps(condition):
+    return db.session.execute(select(StepRun).where(condition)
                               .execution_options(populate_existing=True)).scalars().all()
 
 
@@ -790,28 +847,74 @@ def _scope_of(run, steps):
 
 def _cas(step, *from_status, lease_owner=None, **values):
     """Compare-and-set on a step row: change it only if it is still in `from_status`."""
-    conditions = [StepRun.id == step.id, StepRun.status.in_(from_status)]
+    expected = {"id": step.id, "status": from_status}
     if lease_owner:
-        conditions.append(StepRun.lease_owner == lease_owner)
-    return _compare_and_set(step, conditions, values)
+        expected["lease_owner"] = lease_owner
+    return _compare_and_set(step, expected, values)
 
 
 def _cas_run(run, *from_status, **values):
     if values.get("status") in FINISHED:
         values["live_subject"] = None  # a finished run no longer holds its subject
-    return _compare_and_set(run, [WorkflowRun.id == run.id,
-                                  WorkflowRun.status.in_(from_status)], values)
+    return _compare_and_set(run, {"id": run.id, "status": from_status}, values)
 
 
-def _compare_and_set(row, conditions, values):
-    """One UPDATE ... WHERE `conditions`; if it changed the row, the object in hand says so
-    too, without the session writing it again at the commit."""
-    table = type(row).__table__
-    if db.session.execute(table.update().where(*conditions).values(**values)).rowcount != 1:
-        return False
-    for key, value in values.items():
-        set_committed_value(row, key, value)
-    return True
+def _compare_and_set(row, expected, values):
+    """One UPDATE ... WHERE each column in `expected` still holds its value (a tuple: one of
+    its values; None: NULL); if it changed the row, the object in hand says so too, without
+    the session writing it again at the commit."""
+    return bool(_compare_and_set_rows([(row, expected, values)]))
+
+
+def _compare_and_set_rows(changes):
+    """Compare-and-sets of rows of one table, each a (row, expected, values) as above, in one
+    UPDATE. Returns the rows it changed."""
+    table = type(changes[0][0]).__table__
+    statement = _update_statement(table, tuple(
+        (tuple((name, type(value) is tuple, value is None) for name, value in expected.items()),
+         tuple(values)) for _row, expected, values in changes))
+    params = {}
+    for n, (_row, expected, values) in enumerate(changes):
+        params.update((f"set{n}_{name}", value) for name, value in values.items())
+        params.update((f"was{n}_{name}", list(value) if type(value) is tuple else value)
+                      for name, value in expected.items() if value is not None)
+    result = db.session.connection().execute(statement, params)
+    if len(changes) == 1:
+        changed = changes if result.rowcount == 1 else []
+    else:
+        ids = set(result.scalars())
+        changed = [change for change in changes if change[0].id in ids]
+    for row, _expected, values in changed:
+        for key, value in values.items():
+            set_committed_value(row, key, value)
+    return [row for row, _expected, _values in changed]
+
+
+@functools.cache
+def _update_statement(table, shapes):
+    """The compare-and-set UPDATE of one shape (per row: the columns compared, the columns
+    set), built once: building a statement costs more than running it, and the engine has a
+    handful of shapes. Several rows: each column takes the value meant for its row, found by
+    id, and the statement returns the ids it changed."""
+    def still_holds(n, expected):
+        return and_(*(table.c[name].is_(None) if is_null else
+                      table.c[name].in_(bindparam(f"was{n}_{name}", expanding=True)) if is_set
+                      else table.c[name] == bindparam(f"was{n}_{name}")
+                      for name, is_set, is_null in expected))
+
+    def new_value(n, name):
+        return bindparam(f"set{n}_{name}", type_=table.c[name].type)
+
+    if len(shapes) == 1:
+        expected, columns = shapes[0]
+        return table.update().where(still_holds(0, expected)).values(
+            {name: new_value(0, name) for name in columns})
+    columns = dict.fromkeys(name for _expected, names in shapes for name in names)
+    return table.update().where(or_(*(still_holds(n, expected)
+                                      for n, (expected, _names) in enumerate(shapes)))).values(
+        {name: case(*((table.c.id == bindparam(f"was{n}_id"), new_value(n, name))
+                      for n, (_expected, names) in enumerate(shapes) if name in names),
+                    else_=table.c[name]) for name in columns}).returning(table.c.id)
 
 
 def _event(run, kind, step_name, message=None, data=None):
@@ -823,13 +926,14 @@ def _event(run, kind, step_name, message=None, data=None):
 
 
 _PENDING_EVENTS = "lastmile_run_events"
+_INSERT_EVENTS = RunEvent.__table__.insert()
 
 
 @sqlalchemy_event.listens_for(db.session, "before_commit")
 def _write_events(session):
     rows = session.info.pop(_PENDING_EVENTS, None)
     if rows:
-        session.execute(RunEvent.__table__.insert(), rows)
+        session.connection().execute(_INSERT_EVENTS, rows)
 
 
 @sqlalchemy_event.listens_for(db.session, "after_soft_rollback")
@@ -851,7 +955,14 @@ def _step_job_id(step):
 
 
 def _enqueue_step(step, delay=None):
-    _enqueue("jobs.steps.run_step", step.id, delay=delay, job_id=_step_job_id(step))
+    _step_job(step, delay)()
+
+
+def _step_job(step, delay=None):
+    """Enqueueing this attempt of `step`, to do later (after the commit), with its id and
+    attempt read now: read after the commit, they would load the step again."""
+    return functools.partial(_enqueue, "jobs.steps.run_step", step.id, delay=delay,
+                             job_id=_step_job_id(step))
 
 
 def _enqueue(function, step_id, delay=None, at=None, job_id=None):
