@@ -404,15 +404,15 @@ def _owner():
 
 
 def _commit(run, after=(), publish=True):
-    """Commit, tell the live pages, then do what had to wait for the commit (enqueue jobs:
-    a job must find the rows it runs). The run's id is read first: after the commit, reading
+    """Commit, do what had to wait for the commit (enqueue jobs: a job must find the rows
+    it runs), then tell the live pages. The run's id is read first: after the commit, reading
     it from a loaded run would load the run again."""
     run_id = run.id
     db.session.commit()
-    if publish:
-        _publish(run_id)
     for action in after:
         action()
+    if publish:
+        _publish(run_id)
 
 
 def _succeeded(run, step, owner, result):

@@ -6,7 +6,7 @@ import sys
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import get_queue, get_redis
 from app.models import RunEvent, StepRun, WorkflowRun
@@ -243,6 +243,69 @@ def test_a_worker_killed_in_the_middle_of_a_multi_step_job(db, workers):
     assert steps["slow"].attempts == 2 and steps["a"].attempts == steps["e"].attempts == 1
     for label in ("a", "b", "slow", "d", "e"):
         assert count_effects(db.session, label) == 1, label
+
+
+@pytest.fixture()
+def no_worker_queue(app, monkeypatch):
+    """Jobs go to a queue no worker reads: the test runs them (or moves the rows) itself."""
+    monkeypatch.setitem(app.config, "RQ_QUEUE", f"in-process-{os.getpid()}")
+    yield
+    get_queue().empty()
+
+
+def test_one_update_for_a_success_and_the_next_claim_compares_each_row_on_its_own(
+        db, no_worker_queue):
+    """The statement that records a success and claims the next step changes only the rows
+    whose compare holds, and says which."""
+    run = engine.start_run("test_chain", {"seconds": 0})
+    steps = steps_of(db, run.id)
+    a, b = steps["a"], steps["b"]  # a queued, b pending
+    not_ours = {"id": a.id, "status": ("running",), "lease_owner": "another-worker"}
+    claim_b = {"id": b.id, "status": "pending", "attempts": 0}
+    changed = engine._compare_and_set_rows([
+        (a, not_ours, {"status": "succeeded", "result": {"label": "a"}}),
+        (b, claim_b, {"status": "running", "attempts": 1, "params": {"label": "b"}})])
+    assert changed == [b]
+    assert (a.status, b.status, b.attempts) == ("queued", "running", 1)
+    db.session.commit()
+    fresh = steps_of(db, run.id)
+    assert (fresh["a"].status, fresh["a"].result) == ("queued", None)
+    assert (fresh["b"].status, fresh["b"].params) == ("running", {"label": "b"})
+
+    c, d = fresh["slow"], fresh["d"]
+    changed = engine._compare_and_set_rows([
+        (c, {"id": c.id, "status": ("pending",)}, {"status": "skipped"}),
+        (d, {"id": d.id, "status": "pending", "attempts": 0}, {"status": "queued"})])
+    assert changed == [c, d]
+    db.session.commit()
+    assert [steps_of(db, run.id)[name].status for name in ("slow", "d")] == ["skipped", "queued"]
+
+
+def test_a_chained_job_stops_when_the_next_step_was_taken_meanwhile(db, no_worker_queue,
+                                                                   monkeypatch):
+    """If the next step stopped being pending while the current one ran (a cancel), the
+    current one's success is still recorded and the job claims nothing more."""
+    run = engine.start_run("test_chain", {"seconds": 0})
+    steps = steps_of(db, run.id)
+    call = engine._call
+
+    def call_then_drop_b(operation, params, idempotency_key):
+        result = call(operation, params, idempotency_key)
+        if params.get("label") == "a":
+            db.session.execute(update(StepRun).where(StepRun.id == steps["b"].id)
+                               .values(status="skipped"))
+        return result
+    monkeypatch.setattr(engine, "_call", call_then_drop_b)
+    engine.execute_step(steps["a"].id)
+    after = steps_of(db, run.id)
+    assert after["a"].status == "succeeded" and after["a"].result == {"label": "a",
+                                                                     "value": None}
+    assert (after["b"].status, after["b"].attempts) == ("skipped", 0)
+    assert after["slow"].status == "pending"
+    assert count_effects(db.session, "a") == 1 and count_effects(db.session, "b") == 0
+    events = db.session.execute(select(RunEvent.step_name, RunEvent.kind).where(
+        RunEvent.run_id == run.id)).all()
+    assert ("a", "step.succeeded") in events and ("b", "step.running") not in events
 
 
 def test_a_run_left_behind_after_a_signal_is_moved_on_by_the_reaper(db, workers):
