@@ -6,7 +6,7 @@ import sys
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from app.extensions import get_queue, get_redis
 from app.models import RunEvent, StepRun, WorkflowRun
@@ -306,6 +306,26 @@ def test_a_chained_job_stops_when_the_next_step_was_taken_meanwhile(db, no_worke
     events = db.session.execute(select(RunEvent.step_name, RunEvent.kind).where(
         RunEvent.run_id == run.id)).all()
     assert ("a", "step.succeeded") in events and ("b", "step.running") not in events
+
+
+@pytest.mark.postgres_only
+def test_runs_finish_after_the_database_dropped_the_workers_connections(db, workers):
+    """Workers do not ping before each transaction (WorkerConfig). After PostgreSQL ended
+    their connections (a restart, a failover), a run still finishes: the job that meets a
+    dead connection fails, its process's pool is emptied, and the step is sent again."""
+    warm = engine.start_run("test_success", {"greeting": "warm"})
+    assert wait_for(db, warm).status == "succeeded"  # the workers' pools hold connections
+    dropped = db.session.execute(text(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    db.session.commit()
+    assert dropped >= 2
+    run = engine.start_run("test_success", {"greeting": "after"})
+    assert wait_for(db, run, timeout=120).status == "succeeded"
+    assert steps_of(db, run.id)["last"].result["value"] == "after after!"
+    # Both workers meet their dead connections here, not in a later test.
+    for more in [engine.start_run("test_success", {"greeting": str(n)}) for n in range(4)]:
+        assert wait_for(db, more, timeout=120).status == "succeeded"
 
 
 def test_a_run_left_behind_after_a_signal_is_moved_on_by_the_reaper(db, workers):
