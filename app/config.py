@@ -132,8 +132,11 @@ class WorkerConfig(Config):
     """An RQ worker's (jobs/worker.py): no ping before each transaction. The web pings, since
     a request has no second try. A job that meets a connection the database dropped fails,
     SQLAlchemy empties the pool, and its step is taken up again (a retry or the reaper); the
-    ping's round trip per transaction (a step is one or two) would buy a worker nothing."""
-    SQLALCHEMY_ENGINE_OPTIONS = {}
+    ping's round trip per transaction (a step is one or two) would buy a worker nothing.
+    PostgreSQL lists each worker's connections under its process id (pg_stat_activity's
+    application_name), so that an operator can tell whose they are."""
+    SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {
+        "application_name": f"lastmile-worker-{os.getpid()}"}}
 
 
 class TestConfig(Config):
