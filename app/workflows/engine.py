@@ -244,7 +244,7 @@ def _claim(run, step, spec, scope, owner, from_status):
     params kept on the object for the call (stored masked), in the open transaction."""
     if not _compare_and_set(*_claim_change(step, spec, scope, owner, from_status)):
         return False
-    _event(run, "step.running", step.name, f"Attempt {step.attempts}")
+    _record_claim(run, step)
     return True
 
 
@@ -261,6 +261,10 @@ def _claim_change(step, spec, scope, owner, from_status):
     # The attempt count as loaded is part of the compare: a step taken and put back since
     # (a retry, the reaper) is not ours to count from.
     return step, {"id": step.id, "status": from_status, "attempts": step.attempts}, values
+
+
+def _record_claim(run, step):
+    _event(run, "step.running", step.name, f"Attempt {step.attempts}")
 
 
 def execute_step(step_id):
@@ -311,15 +315,15 @@ def _attempt(run, steps, definition, step, owner, claim_next):
                                                     following, definition[following.name])
         else:
             succeeded = _succeeded(run, step, owner, result)
-            claimed = succeeded and _move_on(run, steps, definition, after,
-                                             owner if claim_next else None)
+            claimed = _move_on(run, steps, definition, after,
+                               owner if claim_next else None) if succeeded else None
     if not succeeded:
         db.session.rollback()
         return None  # our lease was taken over; the other attempt owns the step now
     # Live pages hear once per job, not per step: within the job's budget the steps follow
     # each other in milliseconds, and the page re-renders from the database anyway.
     _commit(run, after, publish=claimed is None)
-    return claimed or None
+    return claimed
 
 
 def _next_action(steps, definition, done):
@@ -337,14 +341,15 @@ def _succeed_and_claim(run, steps, done, owner, result, following, spec):
     """Record `done`'s success and claim `following` for this job in one UPDATE of the two
     rows (a round trip is most of what a step costs). Returns whether the success was
     recorded (else our lease was taken over), and `following` if this job now holds it."""
+    success = _success_change(done, owner, result)
     scope = _scope_of(run, steps)
-    scope["steps"][done.name] = mask(result)  # what the step's row will say
-    changed = _compare_and_set_rows([_success_change(done, owner, result),
-                                     _claim_change(following, spec, scope, owner, "pending")])
+    scope["steps"][done.name] = success[2]["result"]  # what the step's row will say
+    changed = _compare_and_set_rows([
+        success, _claim_change(following, spec, scope, owner, "pending")])
     if done in changed:
         _record_success(run, done, result)
     if following in changed:
-        _event(run, "step.running", following.name, f"Attempt {following.attempts}")
+        _record_claim(run, following)
     return done in changed, following if following in changed else None
 
 
