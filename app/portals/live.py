@@ -309,18 +309,23 @@ def register_progress_views(blueprint, decorator, owner_column, owner_id):
     name = blueprint.name
 
     def load(run_id):
+        # populate_existing: a run the request loaded before is read again, not reused
         run = db.session.execute(select(WorkflowRun).where(
             WorkflowRun.id == run_id, getattr(WorkflowRun, owner_column) == owner_id())
-        ).scalar_one_or_none()
+            .execution_options(populate_existing=True)).scalar_one_or_none()
         if run is None:
             abort(404)
         return run
 
-    def fragment(run):
+    def fragment(run_id):
+        # The version first: a change committed while the run and its steps are read then
+        # shows, or the next render shows it. Read last, the version could claim a change the
+        # fragment does not show, and the stream would wait for a newer one that never comes.
+        version = run_version(run_id)
+        run = load(run_id)
         steps = db.session.execute(select(StepRun).where(
             StepRun.run_id == run.id, StepRun.kind != "compensation").order_by(StepRun.index)
         ).scalars().all()
-        version = run_version(run.id)
         return render_template("components/run_progress.html", run=run, steps=steps,
                                stream_url=url_for(f"{name}.run_progress_stream", run_id=run.id,
                                                   since=version),
@@ -329,18 +334,17 @@ def register_progress_views(blueprint, decorator, owner_column, owner_id):
     @blueprint.route("/runs/<int:run_id>")
     @decorator
     def run_progress(run_id):
-        run = load(run_id)
-        return render_template("components/run_progress_page.html", run=run,
-                               layout=f"{name}/base.html", fragment=fragment(run))
+        html = fragment(run_id)
+        return render_template("components/run_progress_page.html", run=load(run_id),
+                               layout=f"{name}/base.html", fragment=html)
 
     @blueprint.route("/runs/<int:run_id>/progress")
     @decorator
     def run_progress_fragment(run_id):
-        return fragment(load(run_id))
+        return fragment(run_id)
 
     @blueprint.route("/runs/<int:run_id>/stream")
     @decorator
     def run_progress_stream(run_id):
         run_id = load(run_id).id
-
-        return stream(run_id, lambda: fragment(db.session.get(WorkflowRun, run_id)))
+        return stream(run_id, lambda: fragment(run_id))

@@ -228,3 +228,41 @@ def test_a_customer_streams_only_their_own_runs(db, client):
     first = next(mine.response)
     assert "event: update" in (first.decode() if isinstance(first, bytes) else first)
     mine.close()
+
+
+@pytest.mark.parametrize("portal", ["staff", "customer"])
+def test_a_fragment_never_claims_a_version_newer_than_it_shows(db, client, portal):
+    """A step moves on while a fragment is being read. The fragment carries its version to the
+    stream (`?since=`), which sends a newer fragment only if the run moved on since then: a
+    version that already counts a change the fragment does not show would keep the page stale
+    until the next change, if one ever comes (a run left waiting)."""
+    from sqlalchemy import event, insert, update
+    customer = make_customer()
+    user = (make_user(role="ops") if portal == "staff"
+            else make_user(portal="customer", customer_id=customer.id))
+    email, run_id = user.email, make_run(db, customer).id
+    shown = run_version(run_id)
+    url = {"staff": f"/staff/runs/{run_id}/timeline",
+           "customer": f"/portal/runs/{run_id}/progress"}[portal]
+    client.login(email, PASSWORD, portal=portal)
+
+    moved = []
+
+    def move_on_once_the_steps_are_read(conn, cursor, statement, *args):
+        if not moved and statement.lstrip().upper().startswith("SELECT") \
+                and "step_runs" in statement:
+            moved.append(True)
+            with db.engine.begin() as other:  # another worker's transaction, committed
+                other.execute(update(StepRun).where(StepRun.run_id == run_id,
+                                                    StepRun.name == "check_things")
+                              .values(status="succeeded"))
+                other.execute(insert(RunEvent).values(run_id=run_id, step_name="check_things",
+                                                      kind="step.succeeded", message=""))
+    event.listen(db.engine, "after_cursor_execute", move_on_once_the_steps_are_read)
+    try:
+        html = client.get(url).get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", move_on_once_the_steps_are_read)
+    assert moved
+    assert f"stream?since={shown}" in html.replace("&amp;", "&")
+    assert run_version(run_id) > shown  # the change is still to be sent

@@ -50,20 +50,25 @@ def runs():
 
 
 def _load(run_id):
-    run = db.session.get(WorkflowRun, run_id)
+    # populate_existing: a run the request loaded before is read again, not reused
+    run = db.session.get(WorkflowRun, run_id, populate_existing=True)
     if run is None:
         abort(404)
     return run
 
 
-def _timeline(run):
+def _timeline(run_id):
+    # The version before the run, as in live.register_progress_views: never newer than what
+    # the fragment shows.
+    version = run_version(run_id)
+    run = _load(run_id)
     steps = db.session.execute(select(StepRun).where(StepRun.run_id == run.id)
                                .order_by(StepRun.index)).scalars().all()
     events = db.session.execute(select(RunEvent).where(RunEvent.run_id == run.id)
                                 .order_by(RunEvent.id.desc()).limit(30)).scalars().all()
     from app.portals.run_results import run_results
     return render_template("staff/runs/_live.html", run=run, steps=steps, events=events,
-                           version=run_version(run.id),
+                           version=version,
                            titles={s["name"]: s.get("title") for s in run.definition["steps"]},
                            results=run_results(run, steps),
                            # raw JSON (inputs, parameters, results) is for admins only
@@ -73,25 +78,21 @@ def _timeline(run):
 @bp.route("/runs/<int:run_id>")
 @staff_required(*ROLES)
 def run_detail(run_id):
-    run = _load(run_id)
-    return render_template("staff/runs/detail.html", run=run, timeline=_timeline(run))
+    timeline = _timeline(run_id)
+    return render_template("staff/runs/detail.html", run=_load(run_id), timeline=timeline)
 
 
 @bp.route("/runs/<int:run_id>/timeline")
 @staff_required(*ROLES)
 def run_timeline(run_id):
-    return _timeline(_load(run_id))
+    return _timeline(run_id)
 
 
 @bp.route("/runs/<int:run_id>/stream")
 @staff_required(*ROLES)
 def run_stream(run_id):
-    run = _load(run_id)
-
-    def render():
-        db.session.expire_all()
-        return _timeline(db.session.get(WorkflowRun, run.id))
-    return stream(run.id, render)
+    run_id = _load(run_id).id
+    return stream(run_id, lambda: _timeline(run_id))
 
 
 @bp.route("/runs/<int:run_id>/retry", methods=["POST"])
