@@ -30,6 +30,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import inspect as sqlalchemy_inspect
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.exc import IntegrityError
 
@@ -94,7 +95,8 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
     db.session.flush()
     after = []  # the first step is queued in the transaction that creates the run
     _move_on(run, steps, _definitions(run), after)
-    _commit(run, after)
+    with _kept_as_written(run):
+        _commit(run, after)
     run.existing = False
     return run
 
@@ -418,6 +420,19 @@ def _commit(run, after=(), publish=True):
         action()
     if publish:
         _publish(run_id)
+
+
+@contextmanager
+def _kept_as_written(row):
+    """Keep `row`'s columns as written through the commit inside, instead of expired by it:
+    the caller reads the row next (a started run's id, for the page to go to), and reading it
+    back would cost a query and leave a transaction open."""
+    state = sqlalchemy_inspect(row)
+    written = {key: state.dict[key] for key in state.mapper.column_attrs.keys()
+               if key in state.dict}
+    yield
+    for key, value in written.items():
+        set_committed_value(row, key, value)
 
 
 def _succeeded(run, step, owner, result):
@@ -875,6 +890,10 @@ def _compare_and_set_rows(changes):
     """Compare-and-sets of rows of one table, each a (row, expected, values) as above, in one
     UPDATE. Returns the rows it changed."""
     table = type(changes[0][0]).__table__
+    # One of a single value is that value: an IN list costs the statement a rewrite per call.
+    changes = [(row, {name: value[0] if type(value) is tuple and len(value) == 1 else value
+                      for name, value in expected.items()}, values)
+               for row, expected, values in changes]
     statement = _update_statement(table, tuple(
         (tuple((name, type(value) is tuple, value is None) for name, value in expected.items()),
          tuple(values)) for _row, expected, values in changes))
@@ -975,12 +994,14 @@ def _enqueue(function, step_id, delay=None, at=None, job_id=None):
     # A step attempt may not outlive its lease: RQ stops it at the lease's end (a timeout,
     # retried like any), so a lease that expired means the worker is gone, and the reaper
     # never starts a second attempt beside one that is still running.
-    timeout = current_app.config["STEP_LEASE_SECONDS"]
+    # A job's outcome is in the database (the step's row and events): RQ need not keep its
+    # result, and forgets the job once it succeeded (result_ttl=0). Failed jobs stay in RQ's
+    # failed registry.
+    options = dict(job_timeout=current_app.config["STEP_LEASE_SECONDS"], job_id=job_id,
+                   result_ttl=0)
     if at is not None:  # RQ reads a naive time as local time: say it is UTC
-        queue.enqueue_at(at.replace(tzinfo=timezone.utc), function, step_id,
-                         job_timeout=timeout, job_id=job_id)
+        queue.enqueue_at(at.replace(tzinfo=timezone.utc), function, step_id, **options)
     elif delay:
-        queue.enqueue_in(timedelta(seconds=delay), function, step_id, job_timeout=timeout,
-                         job_id=job_id)
+        queue.enqueue_in(timedelta(seconds=delay), function, step_id, **options)
     else:
-        queue.enqueue(function, step_id, job_timeout=timeout, job_id=job_id)
+        queue.enqueue(function, step_id, **options)

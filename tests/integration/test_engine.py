@@ -245,6 +245,38 @@ def test_a_worker_killed_in_the_middle_of_a_multi_step_job(db, workers):
         assert count_effects(db.session, label) == 1, label
 
 
+def test_a_started_run_is_read_after_its_commit_without_a_query(db, no_worker_queue):
+    """The page to go to needs the run's id and status: the run comes back from start_run as
+    written, not expired by the commit (a query, and a transaction left open)."""
+    from sqlalchemy import event
+    statements = []
+
+    def count(*args):
+        statements.append(args[2])
+    run = engine.start_run("test_chain", {"seconds": 0})
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert (run.id, run.status, run.workflow, run.existing) == (run.id, "running",
+                                                                    "test_chain", False)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert statements == [] and not db.session().in_transaction()
+    assert reload(db, run.id).status == "running"
+
+
+def test_rq_forgets_a_step_job_once_it_succeeded(db, workers):
+    """A step's outcome is in its row and events; RQ keeps no result (result_ttl=0), and the
+    reaper reads a job it no longer has as one not coming (the step row says what is left)."""
+    from rq.job import Job
+    run = engine.start_run("test_success", {"greeting": "hi"})
+    assert wait_for(db, run).status == "succeeded"
+    first = steps_of(db, run.id)["first"]
+    first.attempts = 0  # the job's id names the attempt it was queued for
+    job_id = engine._step_job_id(first)
+    assert job_id == f"lastmile-step-{first.id}-0-0"
+    assert not Job.exists(job_id, connection=get_redis())
+
+
 @pytest.fixture()
 def no_worker_queue(app, monkeypatch):
     """Jobs go to a queue no worker reads: the test runs them (or moves the rows) itself."""
