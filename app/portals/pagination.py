@@ -108,29 +108,36 @@ def search(query, *columns):
     """Filter by ?q= on the given columns: case-insensitive substring.
 
     When the columns are of one table, the matching rows are found first, on their own
-    (no ORDER BY: PostgreSQL reads the trigram indexes), and if they are at most
-    SEARCH_IDS_LIMIT the list is cut from them alone. Asked at once for "newest 25 matches",
-    the planner may instead walk the whole table newest first, filtering each row, which is
-    slow when the matches are few and old. Many matches are dense enough for that walk."""
+    (matching_ids), and if they are at most SEARCH_IDS_LIMIT the list is cut from them alone.
+    Asked at once for "newest 25 matches", the planner may instead walk the whole table newest
+    first, filtering each row, which is slow when the matches are few and old. Many matches
+    are dense enough for that walk."""
     term = (request.args.get("q") or "").strip()[:100]
     if not term:
         return query
-    condition = or_(*(contains(column, term) for column in columns))
     key = _single_key(columns)
-    if key is not None:
-        ids = db.session.execute(select(key).where(condition).limit(SEARCH_IDS_LIMIT + 1)
-                                 ).scalars().all()
-        if len(ids) <= SEARCH_IDS_LIMIT:
-            return query.where(_among(key, ids))
-    return query.where(condition)
+    ids = matching_ids(term, *columns) if key is not None else None
+    if ids is not None:
+        return query.where(among(key, ids))
+    return query.where(or_(*(contains(column, term) for column in columns)))
 
 
-def _among(key, ids):
-    """`key IN ids`; on PostgreSQL as one array parameter (`= ANY`), which plans at once
+def matching_ids(term, *columns):
+    """The ids of the rows whose `columns` (of one table) contain `term`, read on their own,
+    with no ORDER BY, so that PostgreSQL reads the trigram indexes; None when more than
+    SEARCH_IDS_LIMIT match."""
+    ids = db.session.execute(select(_single_key(columns)).where(
+        or_(*(contains(column, term) for column in columns))).limit(SEARCH_IDS_LIMIT + 1)
+    ).scalars().all()
+    return ids if len(ids) <= SEARCH_IDS_LIMIT else None
+
+
+def among(column, ids):
+    """`column IN ids`; on PostgreSQL as one array parameter (`= ANY`), which plans at once
     where a few thousand separate parameters would not."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return key == any_(literal(ids, ARRAY(key.type)))
-    return key.in_(ids)
+        return column == any_(literal(ids, ARRAY(column.type)))
+    return column.in_(ids)
 
 
 def _single_key(columns):

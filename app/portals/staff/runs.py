@@ -12,7 +12,7 @@ from app.models import Customer, RunEvent, StepRun, WorkflowRun
 from app.models.workflows import RUN_STATUSES
 from app.portals.access import has_role, staff_required
 from app.portals.live import run_version, stream
-from app.portals.pagination import contains, filter_by_arg, render_list
+from app.portals.pagination import among, contains, filter_by_arg, matching_ids, render_list
 from app.portals.staff import bp
 from app.workflows import engine
 from app.workflows.definitions import all_workflows
@@ -35,8 +35,14 @@ def runs():
     if term.isdigit():
         query = query.where(WorkflowRun.id == int(term))
     elif term:
-        query = query.join(Customer, Customer.id == WorkflowRun.customer_id).where(
-            contains(Customer.name, term[:100]))
+        # The customers first, then their runs (pagination.search's reason): joined, the
+        # planner walks the newest runs and looks up each one's customer.
+        customer_ids = matching_ids(term[:100], Customer.name)
+        if customer_ids is not None:
+            query = query.where(among(WorkflowRun.customer_id, customer_ids))
+        else:
+            query = query.join(Customer, Customer.id == WorkflowRun.customer_id).where(
+                contains(Customer.name, term[:100]))
     return render_list("staff/base.html", "Workflow runs", query,
                        [("Run", "id"), ("Workflow", "title"), ("Customer", "customer.name"),
                         ("Started", "created_at"), ("From", "started_from"),
