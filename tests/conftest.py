@@ -12,6 +12,7 @@ Fixtures:
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -161,24 +162,39 @@ def client(app, db):
     return PortalClient(app.test_client())
 
 
+def start_worker(queue=None, name=None, env=None, log=None):
+    """A real worker (`python -m jobs.worker`) in a process group of its own, shared with the
+    scheduler process RQ forks from it: stop_worker, or os.killpg(worker.pid, ...) for a worker
+    killed on purpose, ends both, so that no scheduler outlives its worker or the tests."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs.worker", "--url", REDIS_URL,
+         *(["--name", name] if name else []), queue or os.environ["RQ_QUEUE"]],
+        cwd=str(ROOT), env=env, start_new_session=True,
+        stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+
+
+def stop_worker(worker, timeout=20):
+    """Stop a worker started by start_worker, and its scheduler process: SIGTERM (RQ's warm
+    shutdown), SIGKILL if it outstays `timeout`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(worker.pid, sig)
+        except ProcessLookupError:
+            return worker.wait()
+        try:
+            return worker.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 @pytest.fixture(scope="session")
 def workers(app):
     """Two real RQ workers with the scheduler, on the test queue, for the whole session."""
-    env = dict(os.environ)
-    processes = [subprocess.Popen(
-        [sys.executable, "-m", "jobs.worker", "--url", REDIS_URL,
-         "--name", f"test-worker-{os.getpid()}-{i}", os.environ["RQ_QUEUE"]],
-        cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for i in range(2)]
+    processes = [start_worker(name=f"test-worker-{os.getpid()}-{i}") for i in range(2)]
     time.sleep(1.0)
     yield processes
     for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_worker(process)
 
 
 def wait_until(predicate, timeout=30.0, interval=0.1, message="condition"):

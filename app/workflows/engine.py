@@ -994,11 +994,7 @@ def _enqueue(function, step_id, delay=None, at=None, job_id=None):
     # A step attempt may not outlive its lease: RQ stops it at the lease's end (a timeout,
     # retried like any), so a lease that expired means the worker is gone, and the reaper
     # never starts a second attempt beside one that is still running.
-    # A job's outcome is in the database (the step's row and events): RQ need not keep its
-    # result, and forgets the job once it succeeded (result_ttl=0). Failed jobs stay in RQ's
-    # failed registry.
-    options = dict(job_timeout=current_app.config["STEP_LEASE_SECONDS"], job_id=job_id,
-                   result_ttl=0)
+    options = dict(job_timeout=current_app.config["STEP_LEASE_SECONDS"], job_id=job_id)
     if at is not None:  # RQ reads a naive time as local time: say it is UTC
         queue.enqueue_at(at.replace(tzinfo=timezone.utc), function, step_id, **options)
     elif delay:

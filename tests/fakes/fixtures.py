@@ -1,7 +1,6 @@
 """Pytest fixtures that serve the stand-ins and point the app at them; a test module imports
 the ones it uses (`from tests.fakes.fixtures import netbox  # noqa: F401`)."""
 import os
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -9,7 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.conftest import REDIS_URL, ROOT
+from tests.conftest import start_worker, stop_worker
 from tests.fakes import serve
 from tests.fakes.genieacs import FakeGenieAcs
 from tests.fakes.netbox import FakeNetBox
@@ -40,8 +39,7 @@ def own_worker(app, **settings):
     queue = f"own-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **{k: str(v) for k, v in settings.items()}, "RQ_QUEUE": queue}
     log = tempfile.TemporaryFile()
-    worker = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", REDIS_URL, queue],
-                              cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = start_worker(queue, env=env, log=log)
     app.config["RQ_QUEUE"] = queue
     try:
         yield worker
@@ -54,8 +52,4 @@ def own_worker(app, **settings):
                          f"{log.read()[-4000:].decode(errors='replace')}\n")
         log.close()
         app.config["RQ_QUEUE"] = os.environ["RQ_QUEUE"]
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)

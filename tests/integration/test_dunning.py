@@ -2,10 +2,7 @@
 timers are database rows, suspension in the RADIUS tables with a Disconnect-Request to a NAS
 stand-in (UDP, RFC 5176), restoration on payment, compensation on cancel, and restarts of
 workers and Redis during each wait."""
-import os
 import random
-import subprocess
-import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,7 +15,7 @@ from app.models import (DunningCase, Nas, OutboundEmail, RadAcct, RadGroupReply,
 from app.workflows import dunning_signals, engine
 from app.workflows.registry import get_service
 from jobs.dunning import advance_dunning, start_dunning
-from tests.conftest import REDIS_URL, ROOT, wait_until
+from tests.conftest import REDIS_URL, start_worker, stop_worker, wait_until
 from tests.factories import make_customer, make_internet_service, make_invoice
 from tests.fakes.nas import FakeNas
 
@@ -120,13 +117,10 @@ def started_run(db, sweep):
 
 def restart_workers_and_redis(workers):
     for process in workers:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_worker(process)
     workers.clear()
     redis_lib.Redis.from_url(REDIS_URL).flushdb()  # every job and key Redis held is gone
-    workers.extend(subprocess.Popen(
-        [sys.executable, "-m", "jobs.worker", "--url", REDIS_URL, os.environ["RQ_QUEUE"]],
-        cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2))
+    workers.extend(start_worker() for _ in range(2))
 
 
 def pay(db, invoice, reference="BANK-1"):

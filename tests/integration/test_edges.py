@@ -4,8 +4,6 @@ end state in the database."""
 import os
 import re
 import signal
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
@@ -22,7 +20,7 @@ from app.models import (Appointment, Customer, DeploymentSchedule, Invoice, IpAd
                         Tenant, WorkflowRun)
 from app.workflows import engine
 from app.workflows.registry import get_service
-from tests.conftest import REDIS_URL, ROOT, wait_until
+from tests.conftest import REDIS_URL, start_worker, stop_worker, wait_until
 from tests.factories import (PASSWORD, make_customer, make_license_template, make_partner,
                              make_plan, make_quote, make_site_survey, make_subscription,
                              make_technician, make_user)
@@ -371,10 +369,7 @@ def test_a_step_whose_worker_died_with_its_scheduler_is_taken_up(app, db, monkey
     queue = f"lastmile-test-dying-{os.getpid()}"
     monkeypatch.setitem(app.config, "RQ_QUEUE", queue)
     env = {**os.environ, "RQ_QUEUE": queue}
-    workers = [subprocess.Popen([sys.executable, "-m", "jobs.worker", "--url", REDIS_URL,
-                                 "--name", f"dying-{os.getpid()}-{n}", queue],
-                                cwd=str(ROOT), env=env, start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = [start_worker(queue, name=f"dying-{os.getpid()}-{n}", env=env)
                for n in range(2)]
     try:
         run = engine.start_run("test_slow", {"seconds": 8})
@@ -395,6 +390,4 @@ def test_a_step_whose_worker_died_with_its_scheduler_is_taken_up(app, db, monkey
         assert count_effects(db.session, "slow") == 1
     finally:
         for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(timeout=10)
+            stop_worker(worker)

@@ -1,8 +1,6 @@
 """The engine against real Redis and real RQ worker processes."""
 import os
 import signal
-import subprocess
-import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,7 +9,7 @@ from sqlalchemy import select, text, update
 from app.extensions import get_queue, get_redis
 from app.models import RunEvent, StepRun, WorkflowRun
 from app.workflows import engine
-from tests.conftest import ROOT, wait_until
+from tests.conftest import start_worker, wait_until
 from tests.engine_plugin import count_effects
 
 @pytest.fixture(autouse=True)
@@ -190,21 +188,16 @@ def test_a_duplicate_delivery_does_not_run_the_step_twice(db, workers):
 
 
 def test_a_worker_killed_mid_step_loses_nothing(db, workers):
-    """SIGKILL the worker (and its work horse) while the step runs: the reaper takes the step
+    """SIGKILL the worker while the step runs: the reaper takes the step
     up again after its lease, and the effect happens exactly once."""
     run = engine.start_run("test_slow", {"seconds": 30})
     running = wait_until(lambda: steps_of(db, run.id)["slow"].lease_owner
                          if steps_of(db, run.id)["slow"].status == "running" else None,
                          timeout=20, message="the slow step to start")
-    runner = int(running.rsplit(":", 1)[1])
-    parent = int(open(f"/proc/{runner}/stat").read().split(")")[1].split()[1])
-    os.kill(runner, signal.SIGKILL)
-    if parent != os.getpid():  # a forking worker: its work horse ran the step; kill both
-        os.kill(parent, signal.SIGKILL)
-    workers.append(subprocess.Popen(
-        [sys.executable, "-m", "jobs.worker", "--url", os.environ["REDIS_URL"],
-         os.environ["RQ_QUEUE"]], cwd=str(ROOT),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    # The worker only: its scheduler process goes on (test_edges kills both), and ends with
+    # the worker's process group after the tests (stop_worker).
+    os.kill(int(running.rsplit(":", 1)[1]), signal.SIGKILL)
+    workers.append(start_worker())
     finished = wait_for(db, run, timeout=90)
     assert finished.status == "succeeded"
     step = steps_of(db, run.id)["slow"]
@@ -232,11 +225,8 @@ def test_a_worker_killed_in_the_middle_of_a_multi_step_job(db, workers):
                          if steps_of(db, run.id)["slow"].status == "running" else None,
                          timeout=20, message="the slow step to start")
     assert steps_of(db, run.id)["b"].status == "succeeded"
-    os.kill(int(running.rsplit(":", 1)[1]), signal.SIGKILL)
-    workers.append(subprocess.Popen(
-        [sys.executable, "-m", "jobs.worker", "--url", os.environ["REDIS_URL"],
-         os.environ["RQ_QUEUE"]], cwd=str(ROOT),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    os.kill(int(running.rsplit(":", 1)[1]), signal.SIGKILL)  # the worker only, as above
+    workers.append(start_worker())
     finished = wait_for(db, run, timeout=90)
     assert finished.status == "succeeded"
     steps = steps_of(db, run.id)
@@ -262,19 +252,6 @@ def test_a_started_run_is_read_after_its_commit_without_a_query(db, no_worker_qu
         event.remove(db.engine, "before_cursor_execute", count)
     assert statements == [] and not db.session().in_transaction()
     assert reload(db, run.id).status == "running"
-
-
-def test_rq_forgets_a_step_job_once_it_succeeded(db, workers):
-    """A step's outcome is in its row and events; RQ keeps no result (result_ttl=0), and the
-    reaper reads a job it no longer has as one not coming (the step row says what is left)."""
-    from rq.job import Job
-    run = engine.start_run("test_success", {"greeting": "hi"})
-    assert wait_for(db, run).status == "succeeded"
-    first = steps_of(db, run.id)["first"]
-    first.attempts = 0  # the job's id names the attempt it was queued for
-    job_id = engine._step_job_id(first)
-    assert job_id == f"lastmile-step-{first.id}-0-0"
-    assert not Job.exists(job_id, connection=get_redis())
 
 
 @pytest.fixture()

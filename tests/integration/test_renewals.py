@@ -1,7 +1,4 @@
 """Renewals (W4): the rules, the prices, the calendar, the durable wait, the daily sweep."""
-import os
-import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +12,7 @@ from app.services.billing.subscriptions import add_months
 from app.services.crm.renewal_quotes import renewal_price
 from app.workflows import engine
 from app.workflows.registry import get_service
-from tests.conftest import REDIS_URL, ROOT, wait_until
+from tests.conftest import REDIS_URL, start_worker, stop_worker, wait_until
 from tests.factories import PASSWORD, make_customer, make_plan, make_subscription, make_user
 
 
@@ -152,13 +149,10 @@ def test_the_wait_survives_a_restart_of_workers_and_redis(db, workers):
     customer, subscription, run = _start(db)
     finish(db, run.id, "waiting")
     for process in workers:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_worker(process)
     workers.clear()
     redis_lib.Redis.from_url(REDIS_URL).flushdb()  # everything Redis knew is gone
-    workers.extend(subprocess.Popen(
-        [sys.executable, "-m", "jobs.worker", "--url", REDIS_URL, os.environ["RQ_QUEUE"]],
-        cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2))
+    workers.extend(start_worker() for _ in range(2))
     card = get_service("billing").save_payment_method(customer.id, "4242424242424242", 12,
                                                       2031, "123")
     assert engine.signal_run(run.id, "quote_accepted", {"payment_method_id": card.id})
