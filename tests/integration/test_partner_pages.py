@@ -160,6 +160,20 @@ def test_pool_history_and_statement_show_only_the_partners_own_records(client, d
     assert {r["customer_number"] for r in rows} == {own.number}
 
 
+def test_the_dashboard_shows_the_partners_own_commission_totals(client, db):
+    mine, theirs = _partner(), _partner()
+    own, other = make_customer(partner_id=mine.id), make_customer(partner_id=theirs.id)
+    _entry(db, mine, own, "1200.00", "pending")
+    _entry(db, mine, own, "34.50", "pending")
+    _entry(db, mine, own, "7.25", "paid")
+    _entry(db, theirs, other, "999.99", "paid")
+    login(client, _partner_user(mine))
+    page = client.get("/partner/").get_data(as_text=True)
+    assert "<strong>1,234.50</strong><span>commission pending" in page
+    assert "<strong>7.25</strong><span>commission paid" in page
+    assert "999.99" not in page
+
+
 def test_csv_cells_cannot_become_formulas(client, db):
     partner = _partner()
     customer = make_customer(partner_id=partner.id, name="=HYPERLINK(\"http://x\")")

@@ -6,10 +6,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import CommissionEntry, Customer, License, Partner, Tenant
+from app.models import Customer, License, Partner, Tenant
 from app.portals.access import get_own_or_404, partner_required
 from app.portals.pagination import render_list, search
 from app.portals.partner import bp
+from app.services.partner import PartnerService
 
 LAYOUT = "partner/base.html"
 
@@ -25,12 +26,8 @@ def dashboard():
     partner = db.session.get(Partner, current_user.partner_id)
     customers = db.session.execute(select(func.count()).select_from(
         own_customers().subquery())).scalar()
-    commissions = dict(db.session.execute(
-        select(CommissionEntry.status, func.sum(CommissionEntry.amount))
-        .where(CommissionEntry.partner_id == partner.id)
-        .group_by(CommissionEntry.status)).all())
     return render_template("partner/dashboard.html", partner=partner, customers=customers,
-                           commissions=commissions)
+                           commissions=PartnerService().commission_balances(partner.id))
 
 
 @bp.route("/customers")
