@@ -25,9 +25,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     reset_token_hash = db.Column(db.String(128), unique=True)
     reset_token_expires_at = db.Column(db.DateTime)
     password_changed_at = db.Column(db.DateTime)
-    # TOTP two-factor sign-in: the shared secret (base32) once enrolment is confirmed, and
-    # the recovery codes as Argon2 hashes (each crossed out when used).
-    totp_secret = db.Column(db.String(64))
+    # TOTP two-factor sign-in: the shared secret once enrolment is confirmed, encrypted
+    # (a Fernet token: app/portals/auth/two_factor.py), and the recovery codes as keyed
+    # SHA-256 hashes (each crossed out when used).
+    totp_secret = db.Column(db.String(255))
     totp_enabled_at = db.Column(db.DateTime)
     recovery_code_hashes = db.Column(db.JSON, nullable=False, default=list)
 

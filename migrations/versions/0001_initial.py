@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 01:04:38.307977
+Create Date: 2026-11-27 08:33:00.767815
 
 """
 from alembic import op
@@ -499,7 +499,7 @@ def upgrade():
     sa.Column('reset_token_hash', sa.String(length=128), nullable=True),
     sa.Column('reset_token_expires_at', sa.DateTime(), nullable=True),
     sa.Column('password_changed_at', sa.DateTime(), nullable=True),
-    sa.Column('totp_secret', sa.String(length=64), nullable=True),
+    sa.Column('totp_secret', sa.String(length=255), nullable=True),
     sa.Column('totp_enabled_at', sa.DateTime(), nullable=True),
     sa.Column('recovery_code_hashes', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),

@@ -615,6 +615,8 @@ def test_admins_enrol_at_their_next_sign_in_then_need_a_code(app, db, client, se
     db.session.refresh(admin)
     assert admin.totp_enabled_at and all(c.decode() not in str(admin.recovery_code_hashes)
                                          for c in codes)
+    # The secret is stored encrypted: a copy of the database does not give the codes.
+    assert admin.totp_secret and secret not in admin.totp_secret
     client.post_form("/logout")
 
     # Next time: password, then the code; a replayed code is refused.
@@ -638,6 +640,21 @@ def test_admins_enrol_at_their_next_sign_in_then_need_a_code(app, db, client, se
     client.post_form("/account/two-factor/disable", {"password": PASSWORD})
     db.session.refresh(admin)
     assert admin.totp_enabled_at is not None
+
+
+def test_a_totp_secret_from_another_key_matches_no_code(app, db, settings):
+    """A secret encrypted under another SECRET_KEY (or written in clear by hand) is no
+    secret: no code matches it, and nothing fails."""
+    from app.portals.auth import two_factor
+    user = make_user(role="admin")
+    secret = two_factor.new_secret()
+    two_factor.enable(user, secret)
+    assert two_factor.code_matches(two_factor._decrypted(user.totp_secret),
+                                   pyotp.TOTP(secret).now())
+    settings(SECRET_KEY="another-key")
+    assert not two_factor.verify(user, pyotp.TOTP(secret).now())
+    user.totp_secret = secret
+    assert not two_factor.verify(user, pyotp.TOTP(secret).now())
 
 
 def test_two_factor_is_optional_for_others_and_they_can_turn_it_on(app, db, client, settings):

@@ -3,13 +3,22 @@
 A code is accepted once: a replay of the same code within its 30-second step (someone
 looking over a shoulder) is refused, remembered in Redis for the code's lifetime.
 Recovery codes are random (48 bits each), so a SHA-256 per code is enough to make the stored
-list useless; Argon2 would make checking ten of them take seconds."""
+list useless; Argon2 would make checking ten of them take seconds.
+
+The TOTP secret must be read back to check a code, so it cannot be hashed: it is stored
+encrypted (Fernet, with a key derived from SECRET_KEY), so that a copy of the database alone
+does not give anyone the codes. Like the recovery codes, it depends on SECRET_KEY: after a
+change of key, two-factor sign-in has to be turned off for each user and set up again."""
+import base64
 import hashlib
 import hmac
 import secrets
 
 import pyotp
 import segno
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 from app.extensions import get_redis
@@ -44,7 +53,7 @@ def code_matches(secret, code):
 
 def verify(user, code):
     """A valid TOTP code for `user`, not used before."""
-    if not code_matches(user.totp_secret, code):
+    if not code_matches(_decrypted(user.totp_secret), code):
         return False
     # valid_window=1 accepts three 30 s steps: remember the code for 90 s.
     return bool(get_redis().set(f"lastmile:totp-used:{user.id}:{_clean(code)}", 1,
@@ -75,8 +84,23 @@ def use_recovery_code(user, code):
 
 
 def enable(user, secret):
-    user.totp_secret, user.totp_enabled_at = secret, utcnow()
+    user.totp_secret, user.totp_enabled_at = _box().encrypt(secret.encode()).decode(), utcnow()
     return new_recovery_codes(user)
+
+
+def _box():
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+               info=b"lastmile totp secret").derive(current_app.config["SECRET_KEY"].encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _decrypted(stored):
+    """The secret in clear; None when there is none, or it was encrypted under another
+    SECRET_KEY (no code matches then)."""
+    try:
+        return _box().decrypt(stored.encode()).decode() if stored else None
+    except InvalidToken:
+        return None
 
 
 def disable(user):
