@@ -308,11 +308,10 @@ def register_progress_views(blueprint, decorator, owner_column, owner_id):
 
     name = blueprint.name
 
-    def load(run_id):
-        # populate_existing: a run the request loaded before is read again, not reused
+    def load(run_id, **options):
         run = db.session.execute(select(WorkflowRun).where(
             WorkflowRun.id == run_id, getattr(WorkflowRun, owner_column) == owner_id())
-            .execution_options(populate_existing=True)).scalar_one_or_none()
+            .execution_options(**options)).scalar_one_or_none()
         if run is None:
             abort(404)
         return run
@@ -322,7 +321,8 @@ def register_progress_views(blueprint, decorator, owner_column, owner_id):
         # shows, or the next render shows it. Read last, the version could claim a change the
         # fragment does not show, and the stream would wait for a newer one that never comes.
         version = run_version(run_id)
-        run = load(run_id)
+        # populate_existing: a run the request loaded before (to authorise it) is read again
+        run = load(run_id, populate_existing=True)
         steps = db.session.execute(select(StepRun).where(
             StepRun.run_id == run.id, StepRun.kind != "compensation").order_by(StepRun.index)
         ).scalars().all()
@@ -334,8 +334,9 @@ def register_progress_views(blueprint, decorator, owner_column, owner_id):
     @blueprint.route("/runs/<int:run_id>")
     @decorator
     def run_progress(run_id):
-        html = fragment(run_id)
-        return render_template("components/run_progress_page.html", run=load(run_id),
+        html = fragment(run_id)  # authorises and loads the run, found next in the session
+        return render_template("components/run_progress_page.html",
+                               run=db.session.get(WorkflowRun, run_id),
                                layout=f"{name}/base.html", fragment=html)
 
     @blueprint.route("/runs/<int:run_id>/progress")

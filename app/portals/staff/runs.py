@@ -55,9 +55,8 @@ def runs():
                        empty="No runs match.", keyset=WorkflowRun.id)
 
 
-def _load(run_id):
-    # populate_existing: a run the request loaded before is read again, not reused
-    run = db.session.get(WorkflowRun, run_id, populate_existing=True)
+def _load(run_id, **options):
+    run = db.session.get(WorkflowRun, run_id, **options)
     if run is None:
         abort(404)
     return run
@@ -67,7 +66,8 @@ def _timeline(run_id):
     # The version before the run, as in live.register_progress_views: never newer than what
     # the fragment shows.
     version = run_version(run_id)
-    run = _load(run_id)
+    # populate_existing: a run the request loaded before (to authorise it) is read again
+    run = _load(run_id, populate_existing=True)
     steps = db.session.execute(select(StepRun).where(StepRun.run_id == run.id)
                                .order_by(StepRun.index)).scalars().all()
     events = db.session.execute(select(RunEvent).where(RunEvent.run_id == run.id)
@@ -84,7 +84,7 @@ def _timeline(run_id):
 @bp.route("/runs/<int:run_id>")
 @staff_required(*ROLES)
 def run_detail(run_id):
-    timeline = _timeline(run_id)
+    timeline = _timeline(run_id)  # loads the run: _load finds it in the session
     return render_template("staff/runs/detail.html", run=_load(run_id), timeline=timeline)
 
 
