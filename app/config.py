@@ -99,6 +99,14 @@ class Config:
     HTTP_TIMEOUT_SECONDS = float(os.environ.get("HTTP_TIMEOUT_SECONDS", "10"))
     RENEWAL_WINDOW_DAYS = int(os.environ.get("RENEWAL_WINDOW_DAYS", "30"))
     STEP_LEASE_SECONDS = int(os.environ.get("STEP_LEASE_SECONDS", "30"))
+    # On PostgreSQL a worker's record of a step (its claim, its success, the next claim)
+    # commits without waiting for the disk (synchronous_commit off for that transaction only).
+    # A crash of the database server can then lose the last fraction of a second of such
+    # records, never one in the middle: the state is that of a worker that died before
+    # recording them, which the engine recovers from anyway (the reaper, idempotency keys).
+    # What a person is told (a start, a signal, a cancel) and every service's own effects
+    # commit as usual. 1 makes the step records wait for the disk too.
+    STEP_RECORDS_SYNCHRONOUS = os.environ.get("STEP_RECORDS_SYNCHRONOUS", "0") == "1"
 
     # Invoices: the seller printed on them, tax (a percentage added to the lines), payment terms.
     SELLER_NAME = os.environ.get("SELLER_NAME", "Lastmile Networks Ltd")

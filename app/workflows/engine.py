@@ -29,7 +29,7 @@ from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, union_all, update
 from sqlalchemy import inspect as sqlalchemy_inspect
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.exc import IntegrityError
@@ -71,28 +71,29 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
     existing = _existing_run(workflow.name, subject, submission_token)
     if existing is not None:
         return existing
-    run = WorkflowRun(workflow=workflow.name, version=workflow.version,
-                      definition=workflow.snapshot, status="running", inputs=ctx,
-                      customer_id=customer_id, partner_id=partner_id,
-                      started_by_id=getattr(started_by, "id", None),
-                      started_from=started_from, started_at=utcnow(), subject=subject,
-                      live_subject=subject, submission_token=submission_token)
-    db.session.add(run)
+    now = utcnow()
+    # Written by INSERT ... RETURNING the rows as objects: the unit of work would cost more
+    # than the statements.
     try:
-        db.session.flush()
+        run = db.session.scalars(insert(WorkflowRun).returning(WorkflowRun), [dict(
+            workflow=workflow.name, version=workflow.version, definition=workflow.snapshot,
+            status="running", inputs=ctx, customer_id=customer_id, partner_id=partner_id,
+            started_by_id=getattr(started_by, "id", None), started_from=started_from,
+            created_at=now, started_at=now, subject=subject, live_subject=subject,
+            submission_token=submission_token)]).one()
     except IntegrityError:  # lost the race to a start of the same form or subject
         db.session.rollback()
         existing = _existing_run(workflow.name, subject, submission_token)
         if existing is None:
             raise
         return existing
-    steps = [StepRun(run_id=run.id, index=index, name=step.name, kind=step.kind,
-                     operation=getattr(step, "operation", None), status="pending",
-                     max_attempts=getattr(step, "max_attempts", 1))
-             for index, step in enumerate(workflow.steps)]
-    db.session.add_all(steps)
+    steps = db.session.scalars(
+        insert(StepRun).returning(StepRun, sort_by_parameter_order=True),
+        [dict(run_id=run.id, index=index, name=step.name, kind=step.kind,
+              operation=getattr(step, "operation", None), status="pending", attempts=0,
+              round=0, max_attempts=getattr(step, "max_attempts", 1))
+         for index, step in enumerate(workflow.steps)]).all()
     _event(run, "run.started", None, f"Started from the {started_from} portal")
-    db.session.flush()
     after = []  # the first step is queued in the transaction that creates the run
     _move_on(run, steps, _definitions(run), after)
     with _kept_as_written(run):
@@ -235,23 +236,27 @@ def _move_on(run, steps, definition, after, claim_for=None):
             _event(run, "step.queued", step.name)
             after.append(_step_job(step))
         return None
-    # A succeeded run has no error left to show (a declined card before a good one).
-    if _cas_run(run, "running", status="succeeded", finished_at=utcnow(), error=None):
-        _event(run, "run.succeeded", None, "Finished")
+    _compare_and_set_chain([_run_succeeded_link(run)])
     return None
+
+
+def _run_succeeded_link(run):
+    """The compare-and-set that ends a running run as succeeded, and its event. A succeeded
+    run has no error left to show (a declined card before a good one)."""
+    return run, {"id": run.id, "status": "running"}, _finishing(dict(
+        status="succeeded", finished_at=utcnow(), error=None)), \
+        _event_row(run, "run.succeeded", None, "Finished")
 
 
 def _claim(run, step, spec, scope, owner, from_status):
     """Take `step` for this job: `from_status` -> running with our lease, its resolved
     params kept on the object for the call (stored masked), in the open transaction."""
-    if not _compare_and_set(*_claim_change(step, spec, scope, owner, from_status)):
-        return False
-    _record_claim(run, step)
-    return True
+    return bool(_compare_and_set_chain([_claim_link(run, step, spec, scope, owner,
+                                                    from_status)], step_record=True))
 
 
-def _claim_change(step, spec, scope, owner, from_status):
-    """The compare-and-set that claims `step` (see _claim)."""
+def _claim_link(run, step, spec, scope, owner, from_status):
+    """The compare-and-set that claims `step` and its event (see _claim)."""
     try:
         step.call_params, step.bad_definition = resolve(spec["params"], scope), None
     except Exception as error:  # a definition bug: no retry will fix it
@@ -262,11 +267,8 @@ def _claim_change(step, spec, scope, owner, from_status):
                   timedelta(seconds=current_app.config["STEP_LEASE_SECONDS"]))
     # The attempt count as loaded is part of the compare: a step taken and put back since
     # (a retry, the reaper) is not ours to count from.
-    return step, {"id": step.id, "status": from_status, "attempts": step.attempts}, values
-
-
-def _record_claim(run, step):
-    _event(run, "step.running", step.name, f"Attempt {step.attempts}")
+    return step, {"id": step.id, "status": from_status, "attempts": step.attempts}, values, \
+        _event_row(run, "step.running", step.name, f"Attempt {values['attempts']}")
 
 
 def execute_step(step_id):
@@ -308,13 +310,14 @@ def _attempt(run, steps, definition, step, owner, claim_next):
     if result is None:
         return None
     # The success commits together with what follows it (the next step claimed or queued, a
-    # wait entered, the run finished): one transaction, its events written at the commit.
+    # wait entered, the run finished): one transaction, its events written with it.
     after = []
     following = _next_action(steps, definition, step) if claim_next else None
     with _keeping_success(run, step, owner, result), db.session.no_autoflush:
-        if following is not None:  # the common case: one UPDATE for both rows
-            succeeded, claimed = _succeed_and_claim(run, steps, step, owner, result,
-                                                    following, definition[following.name])
+        if following is not None or step is steps[-1]:  # the common case: one statement
+            with _each_statement_commits():
+                succeeded, claimed = _succeed_and_go_on(run, steps, step, owner, result,
+                                                        following, definition)
         else:
             succeeded = _succeeded(run, step, owner, result)
             claimed = _move_on(run, steps, definition, after,
@@ -339,19 +342,22 @@ def _next_action(steps, definition, done):
     return following if spec["kind"] == "action" and not spec.get("when") else None
 
 
-def _succeed_and_claim(run, steps, done, owner, result, following, spec):
-    """Record `done`'s success and claim `following` for this job in one UPDATE of the two
-    rows (a round trip is most of what a step costs). Returns whether the success was
+def _succeed_and_go_on(run, steps, done, owner, result, following, definition):
+    """Record `done`'s success and then claim `following` for this job, or, with no
+    `following` after the run's last step, end the run: in one statement where the database
+    allows (a round trip is most of what a step costs). Returns whether the success was
     recorded (else our lease was taken over), and `following` if this job now holds it."""
-    success = _success_change(done, owner, result)
-    scope = _scope_of(run, steps)
-    scope["steps"][done.name] = success[2]["result"]  # what the step's row will say
-    changed = _compare_and_set_rows([
-        success, _claim_change(following, spec, scope, owner, "pending")])
+    success = _success_link(run, done, owner, result)
+    if following is None:
+        then = _run_succeeded_link(run)
+    else:
+        scope = _scope_of(run, steps)
+        scope["steps"][done.name] = success[2]["result"]  # what the step's row will say
+        then = _claim_link(run, following, definition[following.name], scope, owner,
+                           "pending")
+    changed = _compare_and_set_chain([success, then], step_record=True)
     if done in changed:
-        _record_success(run, done, result)
-    if following in changed:
-        _record_claim(run, following)
+        _note_customer(run, result)
     return done in changed, following if following in changed else None
 
 
@@ -423,6 +429,19 @@ def _commit(run, after=(), publish=True):
 
 
 @contextmanager
+def _each_statement_commits():
+    """On PostgreSQL, each statement in the block commits on its own: no BEGIN and no
+    COMMIT, one round trip. Only for a block whose every change is one statement that carries
+    all of it (a compare-and-set chain writes its events with it), begun outside any
+    transaction; elsewhere (SQLite, a transaction already open) the block runs as it is."""
+    if db.session().in_transaction() or db.session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    yield
+
+
+@contextmanager
 def _kept_as_written(row):
     """Keep `row`'s columns as written through the commit inside, instead of expired by it:
     the caller reads the row next (a started run's id, for the page to go to), and reading it
@@ -436,22 +455,21 @@ def _kept_as_written(row):
 
 
 def _succeeded(run, step, owner, result):
-    if not _compare_and_set(*_success_change(step, owner, result)):
+    if not _compare_and_set_chain([_success_link(run, step, owner, result)],
+                                  step_record=True):
         return False
-    _record_success(run, step, result)
+    _note_customer(run, result)
     return True
 
 
-def _success_change(step, owner, result):
-    """The compare-and-set that records a step's success, if its lease is still ours."""
-    return step, {"id": step.id, "status": ("running",), "lease_owner": owner}, dict(
-        status="succeeded", result=mask(result), finished_at=utcnow(), error_type=None,
-        error_message=None)
-
-
-def _record_success(run, step, result):
-    _event(run, "step.succeeded", step.name, data={"result": mask(result)})
-    _note_customer(run, result)
+def _success_link(run, step, owner, result):
+    """The compare-and-set that records a step's success, if its lease is still ours, and
+    its event."""
+    masked = mask(result)
+    return step, {"id": step.id, "status": "running", "lease_owner": owner}, dict(
+        status="succeeded", result=masked, finished_at=utcnow(), error_type=None,
+        error_message=None), _event_row(run, "step.succeeded", step.name,
+                                        data={"result": masked})
 
 
 def _note_customer(run, result):
@@ -874,79 +892,150 @@ def _cas(step, *from_status, lease_owner=None, **values):
 
 
 def _cas_run(run, *from_status, **values):
+    return _compare_and_set(run, {"id": run.id, "status": from_status}, _finishing(values))
+
+
+def _finishing(values):
+    """A run's new values; if it finishes, it no longer holds its subject."""
     if values.get("status") in FINISHED:
-        values["live_subject"] = None  # a finished run no longer holds its subject
-    return _compare_and_set(run, {"id": run.id, "status": from_status}, values)
+        values["live_subject"] = None
+    return values
 
 
 def _compare_and_set(row, expected, values):
     """One UPDATE ... WHERE each column in `expected` still holds its value (a tuple: one of
     its values; None: NULL); if it changed the row, the object in hand says so too, without
     the session writing it again at the commit."""
-    return bool(_compare_and_set_rows([(row, expected, values)]))
+    expected = _comparable(expected)
+    statement = _update_statement(type(row).__table__, _shape(expected, values))
+    changed = db.session.connection().execute(
+        statement, _chain_params([(expected, values, None)])).rowcount == 1
+    if changed:
+        _now_holds(row, values)
+    return changed
 
 
-def _compare_and_set_rows(changes):
-    """Compare-and-sets of rows of one table, each a (row, expected, values) as above, in one
-    UPDATE. Returns the rows it changed."""
-    table = type(changes[0][0]).__table__
+def _compare_and_set_chain(links, step_record=False):
+    """Compare-and-sets made in order, each only if every one before it changed its row: a
+    step's success, then the claim of the step after it. Each link is (row, expected, values,
+    event), the first three as for _compare_and_set; `event` (an _event_row) is appended to
+    the run's history if its change is made. Returns the rows changed, in order.
+
+    On PostgreSQL the chain is one statement, its UPDATEs and the events' INSERT as
+    data-modifying CTEs: a round trip, and the work of sending a statement, are most of what
+    a step costs. A `step_record` (a worker's record of its step) commits as
+    STEP_RECORDS_SYNCHRONOUS says (app/config.py). SQLite has no such CTEs: there the same
+    compare-and-sets run one by one in the open transaction, and the events are written at
+    the commit."""
+    links = [(row, _comparable(expected), values, event)
+             for row, expected, values, event in links]
+    if db.session.get_bind().dialect.name != "postgresql":
+        changed = []
+        for row, expected, values, event in links:
+            if not _compare_and_set(row, expected, values):
+                break
+            _pending_events().append(event)
+            changed.append(row)
+        return changed
+    statement = _chain_statement(tuple((type(row).__table__, _shape(expected, values))
+                                       for row, expected, values, _event in links),
+                                 not step_record or
+                                 current_app.config["STEP_RECORDS_SYNCHRONOUS"])
+    made = db.session.connection().execute(statement, _chain_params(
+        [(expected, values, event) for _row, expected, values, event in links])).one()
+    changed = [row for (row, _expected, _values, _event), count in zip(links, made) if count]
+    for row, _expected, values, _event in links[:len(changed)]:
+        _now_holds(row, values)
+    return changed
+
+
+def _comparable(expected):
     # One of a single value is that value: an IN list costs the statement a rewrite per call.
-    changes = [(row, {name: value[0] if type(value) is tuple and len(value) == 1 else value
-                      for name, value in expected.items()}, values)
-               for row, expected, values in changes]
-    statement = _update_statement(table, tuple(
-        (tuple((name, type(value) is tuple, value is None) for name, value in expected.items()),
-         tuple(values)) for _row, expected, values in changes))
+    return {name: value[0] if type(value) is tuple and len(value) == 1 else value
+            for name, value in expected.items()}
+
+
+def _shape(expected, values):
+    """What a compare-and-set's statement depends on: the columns compared (and how), the
+    columns set."""
+    return (tuple((name, type(value) is tuple, value is None)
+                  for name, value in expected.items()), tuple(values))
+
+
+def _chain_params(changes):
+    """The parameters of the statements below, for (expected, values, event) in order."""
     params = {}
-    for n, (_row, expected, values) in enumerate(changes):
+    for n, (expected, values, event) in enumerate(changes):
         params.update((f"set{n}_{name}", value) for name, value in values.items())
         params.update((f"was{n}_{name}", list(value) if type(value) is tuple else value)
                       for name, value in expected.items() if value is not None)
-    result = db.session.connection().execute(statement, params)
-    if len(changes) == 1:
-        changed = changes if result.rowcount == 1 else []
-    else:
-        ids = set(result.scalars())
-        changed = [change for change in changes if change[0].id in ids]
-    for row, _expected, values in changed:
-        for key, value in values.items():
-            set_committed_value(row, key, value)
-    return [row for row, _expected, _values in changed]
+        params.update((f"event{n}_{name}", value) for name, value in (event or {}).items())
+    return params
+
+
+def _now_holds(row, values):
+    for key, value in values.items():
+        set_committed_value(row, key, value)
+
+
+def _compare_and_set_update(table, n, shape):
+    """The UPDATE of the n-th compare-and-set of a statement, with its parameters named
+    was<n>_<column> (compared) and set<n>_<column> (set)."""
+    expected, columns = shape
+    return table.update().where(*(
+        table.c[name].is_(None) if is_null else
+        table.c[name].in_(bindparam(f"was{n}_{name}", expanding=True)) if is_set else
+        table.c[name] == bindparam(f"was{n}_{name}")
+        for name, is_set, is_null in expected)).values(
+        {name: bindparam(f"set{n}_{name}", type_=table.c[name].type) for name in columns})
+
+
+# Building a statement costs more than running it, and the engine has a handful of shapes:
+# each is built once.
+@functools.cache
+def _update_statement(table, shape):
+    return _compare_and_set_update(table, 0, shape)
 
 
 @functools.cache
-def _update_statement(table, shapes):
-    """The compare-and-set UPDATE of one shape (per row: the columns compared, the columns
-    set), built once: building a statement costs more than running it, and the engine has a
-    handful of shapes. Several rows: each column takes the value meant for its row, found by
-    id, and the statement returns the ids it changed."""
-    def still_holds(n, expected):
-        return and_(*(table.c[name].is_(None) if is_null else
-                      table.c[name].in_(bindparam(f"was{n}_{name}", expanding=True)) if is_set
-                      else table.c[name] == bindparam(f"was{n}_{name}")
-                      for name, is_set, is_null in expected))
-
-    def new_value(n, name):
-        return bindparam(f"set{n}_{name}", type_=table.c[name].type)
-
-    if len(shapes) == 1:
-        expected, columns = shapes[0]
-        return table.update().where(still_holds(0, expected)).values(
-            {name: new_value(0, name) for name in columns})
-    columns = dict.fromkeys(name for _expected, names in shapes for name in names)
-    return table.update().where(or_(*(still_holds(n, expected)
-                                      for n, (expected, _names) in enumerate(shapes)))).values(
-        {name: case(*((table.c.id == bindparam(f"was{n}_id"), new_value(n, name))
-                      for n, (_expected, names) in enumerate(shapes) if name in names),
-                    else_=table.c[name]) for name in columns}).returning(table.c.id)
+def _chain_statement(links, synchronous):
+    """The chain of compare-and-sets (see _compare_and_set_chain) as one PostgreSQL
+    statement: WITH change0 AS (UPDATE ... RETURNING id), change1 AS (UPDATE ... AND EXISTS
+    (SELECT FROM change0) ...), events AS (INSERT INTO run_events SELECT <event n> FROM
+    change<n> UNION ALL ...) SELECT the number of rows each change made. Unless
+    `synchronous`, it also sets synchronous_commit off for its transaction
+    (STEP_RECORDS_SYNCHRONOUS in app/config.py says why that is safe), at no extra round
+    trip."""
+    changes = []
+    for n, (table, shape) in enumerate(links):
+        update = _compare_and_set_update(table, n, shape)
+        if changes:
+            update = update.where(exists(changes[-1].select()))
+        changes.append(update.returning(table.c.id).cte(f"change{n}"))
+    events = RunEvent.__table__
+    columns = ("run_id", "step_name", "kind", "message", "data", "created_at")
+    written = events.insert().from_select(columns, union_all(*(
+        select(*(bindparam(f"event{n}_{name}", type_=events.c[name].type) for name in columns))
+        .select_from(change) for n, change in enumerate(changes)))).cte("events")
+    counts = [select(func.count()).select_from(change).scalar_subquery() for change in changes]
+    if not synchronous:
+        counts.append(func.set_config("synchronous_commit", "off", True))
+    return select(*counts).add_cte(written)
 
 
 def _event(run, kind, step_name, message=None, data=None):
     """Append to the run's history. The rows are written when the transaction commits, all of
     them in one statement (_write_events), and dropped with it on a rollback."""
-    db.session.info.setdefault(_PENDING_EVENTS, []).append(dict(
-        run_id=run.id, step_name=step_name, kind=kind, message=message,
-        data=mask(data or {}), created_at=utcnow()))
+    _pending_events().append(_event_row(run, kind, step_name, message, data))
+
+
+def _event_row(run, kind, step_name, message=None, data=None):
+    return dict(run_id=run.id, step_name=step_name, kind=kind, message=message,
+                data=mask(data or {}), created_at=utcnow())
+
+
+def _pending_events():
+    return db.session.info.setdefault(_PENDING_EVENTS, [])
 
 
 _PENDING_EVENTS = "lastmile_run_events"

@@ -4,10 +4,10 @@ import signal
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 
 from app.extensions import get_queue, get_redis
-from app.models import RunEvent, StepRun, WorkflowRun
+from app.models import RunEvent, StepRun, WorkflowRun, utcnow
 from app.workflows import engine
 from tests.conftest import start_worker, wait_until
 from tests.engine_plugin import count_effects
@@ -235,6 +235,59 @@ def test_a_worker_killed_in_the_middle_of_a_multi_step_job(db, workers):
         assert count_effects(db.session, label) == 1, label
 
 
+def test_step_records_a_database_crash_took_are_redone_with_each_effect_once(db, workers):
+    """With STEP_RECORDS_SYNCHRONOUS off, a crash of PostgreSQL may take the last step records
+    with it, never one in the middle. The rows are put back as such a crash leaves them: b's
+    success and everything after it gone, b held by a worker that died with the database, the
+    run running. The run still finishes, with every effect once: the reaper takes b up again
+    and its call replays the effect stored under its idempotency key."""
+    run = engine.start_run("test_chain", {"seconds": 0})
+    assert wait_for(db, run).status == "succeeded"
+    b = steps_of(db, run.id)["b"]
+    b_claimed = db.session.execute(select(RunEvent.id).where(
+        RunEvent.run_id == run.id, RunEvent.step_name == "b",
+        RunEvent.kind == "step.running")).scalar_one()
+    db.session.execute(update(StepRun).where(StepRun.id == b.id).values(
+        status="running", result=None, finished_at=None, lease_owner="gone:1",
+        lease_expires_at=utcnow() - timedelta(minutes=1)))
+    db.session.execute(update(StepRun).where(StepRun.run_id == run.id,
+                                             StepRun.index > b.index).values(
+        status="pending", attempts=0, params=None, result=None, started_at=None,
+        finished_at=None, lease_owner=None, lease_expires_at=None))
+    db.session.execute(update(WorkflowRun).where(WorkflowRun.id == run.id).values(
+        status="running", finished_at=None))
+    db.session.execute(delete(RunEvent).where(RunEvent.run_id == run.id,
+                                              RunEvent.id > b_claimed))
+    db.session.commit()
+
+    assert engine.reap_stale_steps()["requeued"] == 1  # the periodic reaper's turn, now
+    assert wait_for(db, run).status == "succeeded"
+    steps = steps_of(db, run.id)
+    assert steps["b"].attempts == 2 and steps["slow"].attempts == 1
+    for label in ("a", "b", "slow", "d", "e"):
+        assert count_effects(db.session, label) == 1, label
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("synchronous", [False, True])
+def test_a_workers_step_records_wait_for_the_disk_only_if_configured(
+        app, db, no_worker_queue, monkeypatch, synchronous):
+    """STEP_RECORDS_SYNCHRONOUS: a chain that records a step sets synchronous_commit for its
+    own transaction only; any other chain (a run ended by a signal) leaves it on."""
+    monkeypatch.setitem(app.config, "STEP_RECORDS_SYNCHRONOUS", synchronous)
+    run = engine.start_run("test_chain", {"seconds": 0})
+    step = steps_of(db, run.id)["a"]
+    for step_record, expected in ((False, "on"), (True, "on" if synchronous else "off")):
+        changed = engine._compare_and_set_chain([(
+            step, {"id": step.id, "status": "queued"}, {"status": "queued"},
+            engine._event_row(run, "test.changed", "a"))], step_record=step_record)
+        assert changed == [step]
+        setting = db.session.execute(text("SHOW synchronous_commit")).scalar()
+        db.session.commit()
+        assert setting == expected
+    assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "on"
+
+
 def test_a_started_run_is_read_after_its_commit_without_a_query(db, no_worker_queue):
     """The page to go to needs the run's id and status: the run comes back from start_run as
     written, not expired by the commit (a query, and a transaction left open)."""
@@ -262,32 +315,44 @@ def no_worker_queue(app, monkeypatch):
     get_queue().empty()
 
 
-def test_one_update_for_a_success_and_the_next_claim_compares_each_row_on_its_own(
-        db, no_worker_queue):
-    """The statement that records a success and claims the next step changes only the rows
-    whose compare holds, and says which."""
+def test_a_chain_of_compare_and_sets_stops_at_the_first_that_does_not_hold(db,
+                                                                          no_worker_queue):
+    """The statement that records a success and claims the next step makes each change only
+    if the ones before it were made, writes the event of each change made, and says which."""
     run = engine.start_run("test_chain", {"seconds": 0})
     steps = steps_of(db, run.id)
     a, b = steps["a"], steps["b"]  # a queued, b pending
+
+    def link(step, expected, values):
+        return step, expected, values, engine._event_row(run, "test.changed", step.name)
     not_ours = {"id": a.id, "status": ("running",), "lease_owner": "another-worker"}
     claim_b = {"id": b.id, "status": "pending", "attempts": 0}
-    changed = engine._compare_and_set_rows([
-        (a, not_ours, {"status": "succeeded", "result": {"label": "a"}}),
-        (b, claim_b, {"status": "running", "attempts": 1, "params": {"label": "b"}})])
-    assert changed == [b]
-    assert (a.status, b.status, b.attempts) == ("queued", "running", 1)
+    changed = engine._compare_and_set_chain([
+        link(a, not_ours, {"status": "succeeded", "result": {"label": "a"}}),
+        link(b, claim_b, {"status": "running", "attempts": 1, "params": {"label": "b"}})])
+    assert changed == []  # b's compare holds, but a's does not: b is not claimed either
+    assert (a.status, b.status, b.attempts) == ("queued", "pending", 0)
     db.session.commit()
     fresh = steps_of(db, run.id)
-    assert (fresh["a"].status, fresh["a"].result) == ("queued", None)
-    assert (fresh["b"].status, fresh["b"].params) == ("running", {"label": "b"})
+    assert (fresh["b"].status, fresh["b"].params) == ("pending", None)
 
-    c, d = fresh["slow"], fresh["d"]
-    changed = engine._compare_and_set_rows([
-        (c, {"id": c.id, "status": ("pending",)}, {"status": "skipped"}),
-        (d, {"id": d.id, "status": "pending", "attempts": 0}, {"status": "queued"})])
-    assert changed == [c, d]
+    a, b, c = fresh["a"], fresh["b"], fresh["slow"]
+    changed = engine._compare_and_set_chain([
+        link(a, {"id": a.id, "status": "queued"}, {"status": "running", "attempts": 1}),
+        link(b, {"id": b.id, "status": ("pending", "queued"), "lease_owner": None},
+             {"status": "queued", "next_attempt_at": utcnow()}),
+        link(c, {"id": c.id, "status": "running"}, {"status": "skipped"}),  # c is pending
+        link(fresh["d"], {"id": fresh["d"].id, "status": "pending"}, {"status": "skipped"})])
+    assert changed == [a, b]
+    assert (a.status, a.attempts, b.status) == ("running", 1, "queued")
     db.session.commit()
-    assert [steps_of(db, run.id)[name].status for name in ("slow", "d")] == ["skipped", "queued"]
+    fresh = steps_of(db, run.id)
+    assert [fresh[name].status for name in ("a", "b", "slow", "d")] == \
+        ["running", "queued", "pending", "pending"]
+    written = db.session.execute(select(RunEvent.step_name).where(
+        RunEvent.run_id == run.id, RunEvent.kind == "test.changed")
+        .order_by(RunEvent.id)).scalars().all()
+    assert written == ["a", "b"]
 
 
 def test_a_chained_job_stops_when_the_next_step_was_taken_meanwhile(db, no_worker_queue,
