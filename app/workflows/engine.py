@@ -31,6 +31,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import bindparam, exists, func, insert, or_, select, union_all, update
 from sqlalchemy import inspect as sqlalchemy_inspect
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.exc import IntegrityError
 
@@ -72,27 +73,23 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
     if existing is not None:
         return existing
     now = utcnow()
-    # Written by INSERT ... RETURNING the rows as objects: the unit of work would cost more
-    # than the statements.
     try:
-        run = db.session.scalars(insert(WorkflowRun).returning(WorkflowRun), [dict(
+        [run] = _inserted(WorkflowRun, [dict(
             workflow=workflow.name, version=workflow.version, definition=workflow.snapshot,
             status="running", inputs=ctx, customer_id=customer_id, partner_id=partner_id,
             started_by_id=getattr(started_by, "id", None), started_from=started_from,
             created_at=now, started_at=now, subject=subject, live_subject=subject,
-            submission_token=submission_token)]).one()
+            submission_token=submission_token)])
     except IntegrityError:  # lost the race to a start of the same form or subject
         db.session.rollback()
         existing = _existing_run(workflow.name, subject, submission_token)
         if existing is None:
             raise
         return existing
-    steps = db.session.scalars(
-        insert(StepRun).returning(StepRun, sort_by_parameter_order=True),
-        [dict(run_id=run.id, index=index, name=step.name, kind=step.kind,
-              operation=getattr(step, "operation", None), status="pending", attempts=0,
-              round=0, max_attempts=getattr(step, "max_attempts", 1))
-         for index, step in enumerate(workflow.steps)]).all()
+    steps = _inserted(StepRun, [dict(
+        run_id=run.id, index=index, name=step.name, kind=step.kind,
+        operation=getattr(step, "operation", None), status="pending", attempts=0, round=0,
+        max_attempts=getattr(step, "max_attempts", 1)) for index, step in enumerate(workflow.steps)])
     _event(run, "run.started", None, f"Started from the {started_from} portal")
     after = []  # the first step is queued in the transaction that creates the run
     _move_on(run, steps, _definitions(run), after)
@@ -100,6 +97,21 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
         _commit(run, after)
     run.existing = False
     return run
+
+
+def _inserted(model, rows):
+    """Rows (dicts of column values; every other column is NULL) inserted in one statement,
+    as objects of the session that hold what was written: the unit of work, or reading the
+    rows back, would cost more than the statement."""
+    ids = db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True),
+                             rows).all()
+    written = []
+    for row, row_id in zip(rows, ids):
+        row = model(**{**dict.fromkeys(model.__table__.columns.keys()), **row, "id": row_id})
+        make_transient_to_detached(row)  # as if loaded: nothing left to write
+        db.session.add(row)
+        written.append(row)
+    return written
 
 
 def run_subject(template, ctx):
