@@ -4,8 +4,10 @@ The database is the source of truth; RQ only carries "run this step attempt now"
 transition is a committed row change plus a RunEvent, published on Redis (`run:<id>`) for the
 live pages. The rules (ARCHITECTURE.md) in the order they appear below:
 
-- one RQ job runs one step attempt; claiming it is a compare-and-set on the step row
-  (queued -> running, with a lease), so a duplicated job never runs a step twice at once;
+- an RQ job claims a queued step and carries the run through the action steps that follow;
+  each claim is a compare-and-set on the step row (-> running, with a lease), so a
+  duplicated job never runs a step twice at once, and each step's success is recorded with
+  the next claim in one statement (_compare_and_set_chain);
 - the service call gets the idempotency key "run<id>:<step>" (":r<n>" after a rewind);
 - DomainError fails the step at once; anything else retries with backoff up to max_attempts;
 - a false `when` skips the step; a wait holds no worker and ends by signal or deadline,
@@ -260,11 +262,13 @@ def _run_succeeded_link(run):
         _event_row(run, "run.succeeded", None, "Finished")
 
 
-def _claim(run, step, spec, scope, owner, from_status):
+def _claim(run, step, spec, scope, owner, from_status, records=None):
     """Take `step` for this job: `from_status` -> running with our lease, its resolved
-    params kept on the object for the call (stored masked), in the open transaction."""
+    params kept on the object for the call (stored masked): in the open transaction, or on
+    the job's `records` connection (see _step_records)."""
     return bool(_compare_and_set_chain([_claim_link(run, step, spec, scope, owner,
-                                                    from_status)], step_record=True))
+                                                    from_status)], step_record=True,
+                                       connection=records))
 
 
 def _claim_link(run, step, spec, scope, owner, from_status):
@@ -305,17 +309,34 @@ def execute_step(step_id):
     # and nothing goes wrong; failures and compensation load afresh.
     for loaded in (run, *steps):
         db.session.expunge(loaded)
-    if not _claim(run, step, definition[step.name], _scope_of(run, steps), owner, "queued"):
-        db.session.rollback()
-        return  # another delivery of this job claimed it first
-    _commit(run)
-    budget_ends = time.monotonic() + CHAIN_BUDGET_SECONDS
-    while step is not None:
-        step = _attempt(run, steps, definition, step, owner,
-                        claim_next=time.monotonic() < budget_ends)
+    db.session.commit()  # the reads' transaction: the claim goes on the records connection
+    with _step_records() as records:
+        if not _claim(run, step, definition[step.name], _scope_of(run, steps), owner,
+                      "queued", records):
+            db.session.rollback()
+            return  # another delivery of this job claimed it first
+        _commit(run)
+        budget_ends = time.monotonic() + CHAIN_BUDGET_SECONDS
+        while step is not None:
+            step = _attempt(run, steps, definition, step, owner,
+                            claim_next=time.monotonic() < budget_ends, records=records)
 
 
-def _attempt(run, steps, definition, step, owner, claim_next):
+@contextmanager
+def _step_records():
+    """The job's connection for the statements that record its steps, on PostgreSQL: held for
+    the whole job, in autocommit, so that each such statement is one round trip that commits
+    itself (a chain carries all of its change, events included), without a transaction of
+    the session (and a trip to the pool) per step. The service calls in between keep the
+    session. SQLite: None, and the records are made in the session's transaction."""
+    if db.engine.dialect.name != "postgresql":
+        yield None
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as records:
+        yield records
+
+
+def _attempt(run, steps, definition, step, owner, claim_next, records=None):
     """Call the claimed step's service; record the outcome and move the run on. Returns the
     next step, claimed for this job, or None when the job is done with the run."""
     result = _call_claimed(run, step, definition[step.name], owner)
@@ -327,9 +348,8 @@ def _attempt(run, steps, definition, step, owner, claim_next):
     following = _next_action(steps, definition, step) if claim_next else None
     with _keeping_success(run, step, owner, result), db.session.no_autoflush:
         if following is not None or step is steps[-1]:  # the common case: one statement
-            with _each_statement_commits():
-                succeeded, claimed = _succeed_and_go_on(run, steps, step, owner, result,
-                                                        following, definition)
+            succeeded, claimed = _succeed_and_go_on(run, steps, step, owner, result,
+                                                    following, definition, records)
         else:
             succeeded = _succeeded(run, step, owner, result)
             claimed = _move_on(run, steps, definition, after,
@@ -354,11 +374,12 @@ def _next_action(steps, definition, done):
     return following if spec["kind"] == "action" and not spec.get("when") else None
 
 
-def _succeed_and_go_on(run, steps, done, owner, result, following, definition):
+def _succeed_and_go_on(run, steps, done, owner, result, following, definition, records):
     """Record `done`'s success and then claim `following` for this job, or, with no
     `following` after the run's last step, end the run: in one statement where the database
-    allows (a round trip is most of what a step costs). Returns whether the success was
-    recorded (else our lease was taken over), and `following` if this job now holds it."""
+    allows (a round trip is most of what a step costs), on the job's `records` connection if
+    it has one. Returns whether the success was recorded (else our lease was taken over), and
+    `following` if this job now holds it."""
     success = _success_link(run, done, owner, result)
     if following is None:
         then = _run_succeeded_link(run)
@@ -367,7 +388,7 @@ def _succeed_and_go_on(run, steps, done, owner, result, following, definition):
         scope["steps"][done.name] = success[2]["result"]  # what the step's row will say
         then = _claim_link(run, following, definition[following.name], scope, owner,
                            "pending")
-    changed = _compare_and_set_chain([success, then], step_record=True)
+    changed = _compare_and_set_chain([success, then], step_record=True, connection=records)
     if done in changed:
         _note_customer(run, result)
     return done in changed, following if following in changed else None
@@ -438,19 +459,6 @@ def _commit(run, after=(), publish=True):
         action()
     if publish:
         _publish(run_id)
-
-
-@contextmanager
-def _each_statement_commits():
-    """On PostgreSQL, each statement in the block commits on its own: no BEGIN and no
-    COMMIT, one round trip. Only for a block whose every change is one statement that carries
-    all of it (a compare-and-set chain writes its events with it), begun outside any
-    transaction; elsewhere (SQLite, a transaction already open) the block runs as it is."""
-    if db.session().in_transaction() or db.session.get_bind().dialect.name != "postgresql":
-        yield
-        return
-    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    yield
 
 
 @contextmanager
@@ -927,7 +935,7 @@ def _compare_and_set(row, expected, values):
     return changed
 
 
-def _compare_and_set_chain(links, step_record=False):
+def _compare_and_set_chain(links, step_record=False, connection=None):
     """Compare-and-sets made in order, each only if every one before it changed its row: a
     step's success, then the claim of the step after it. Each link is (row, expected, values,
     event), the first three as for _compare_and_set; `event` (an _event_row) is appended to
@@ -935,10 +943,13 @@ def _compare_and_set_chain(links, step_record=False):
 
     On PostgreSQL the chain is one statement, its UPDATEs and the events' INSERT as
     data-modifying CTEs: a round trip, and the work of sending a statement, are most of what
-    a step costs. A `step_record` (a worker's record of its step) commits as
-    STEP_RECORDS_SYNCHRONOUS says (app/config.py). SQLite has no such CTEs: there the same
-    compare-and-sets run one by one in the open transaction, and the events are written at
-    the commit."""
+    a step costs. It runs on `connection` (the job's step records connection, where it
+    commits on its own) if given and if the session has no transaction open; else in the
+    session's transaction, so that it sees what the session wrote and does not wait for the
+    session's own locks (a service that left its work uncommitted). A `step_record` (a
+    worker's record of its step) commits as STEP_RECORDS_SYNCHRONOUS says (app/config.py).
+    SQLite has no such CTEs: there the same compare-and-sets run one by one in the open
+    transaction, and the events are written at the commit."""
     links = [(row, _comparable(expected), values, event)
              for row, expected, values, event in links]
     if db.session.get_bind().dialect.name != "postgresql":
@@ -953,7 +964,9 @@ def _compare_and_set_chain(links, step_record=False):
                                        for row, expected, values, _event in links),
                                  not step_record or
                                  current_app.config["STEP_RECORDS_SYNCHRONOUS"])
-    made = db.session.connection().execute(statement, _chain_params(
+    if connection is None or db.session().in_transaction():
+        connection = db.session.connection()
+    made = connection.execute(statement, _chain_params(
         [(expected, values, event) for _row, expected, values, event in links])).one()
     changed = [row for (row, _expected, _values, _event), count in zip(links, made) if count]
     for row, _expected, values, _event in links[:len(changed)]:
