@@ -75,23 +75,29 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
     if existing is not None:
         return existing
     now = utcnow()
+    run_row = dict(
+        workflow=workflow.name, version=workflow.version, definition=workflow.snapshot,
+        status="running", inputs=ctx, customer_id=customer_id, partner_id=partner_id,
+        started_by_id=getattr(started_by, "id", None), started_from=started_from,
+        created_at=now, started_at=now, subject=subject, live_subject=subject,
+        submission_token=submission_token)
     try:
-        [run] = _inserted(WorkflowRun, [dict(
-            workflow=workflow.name, version=workflow.version, definition=workflow.snapshot,
-            status="running", inputs=ctx, customer_id=customer_id, partner_id=partner_id,
-            started_by_id=getattr(started_by, "id", None), started_from=started_from,
-            created_at=now, started_at=now, subject=subject, live_subject=subject,
-            submission_token=submission_token)])
+        run = _as_written(WorkflowRun, run_row, db.session.connection().execute(
+            insert(WorkflowRun.__table__).returning(WorkflowRun.id), run_row).scalar_one())
     except IntegrityError:  # lost the race to a start of the same form or subject
         db.session.rollback()
         existing = _existing_run(workflow.name, subject, submission_token)
         if existing is None:
             raise
         return existing
-    steps = _inserted(StepRun, [dict(
-        run_id=run.id, index=index, name=step.name, kind=step.kind,
-        operation=getattr(step, "operation", None), status="pending", attempts=0, round=0,
-        max_attempts=getattr(step, "max_attempts", 1)) for index, step in enumerate(workflow.steps)])
+    step_rows = [dict(run_id=run.id, index=index, name=step.name, kind=step.kind,
+                      operation=getattr(step, "operation", None), status="pending",
+                      attempts=0, round=0, max_attempts=getattr(step, "max_attempts", 1))
+                 for index, step in enumerate(workflow.steps)]
+    # All in one statement; RETURNING keeps no order, so each id comes with its index.
+    step_ids = dict(db.session.connection().execute(
+        insert(StepRun.__table__).returning(StepRun.index, StepRun.id), step_rows).all())
+    steps = [_as_written(StepRun, row, step_ids[row["index"]]) for row in step_rows]
     _event(run, "run.started", None, f"Started from the {started_from} portal")
     after = []  # the first step is queued in the transaction that creates the run
     _move_on(run, steps, _definitions(run), after)
@@ -101,18 +107,13 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
     return run
 
 
-def _inserted(model, rows):
-    """Rows (dicts of column values; every other column is NULL) inserted in one statement,
-    as objects of the session that hold what was written: the unit of work, or reading the
-    rows back, would cost more than the statement."""
-    ids = db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True),
-                             rows).all()
-    written = []
-    for row, row_id in zip(rows, ids):
-        row = model(**{**dict.fromkeys(model.__table__.columns.keys()), **row, "id": row_id})
-        make_transient_to_detached(row)  # as if loaded: nothing left to write
-        db.session.add(row)
-        written.append(row)
+def _as_written(model, row, row_id):
+    """The object of a row just inserted (`row`: its column values; every other column is
+    NULL), in the session as if loaded: the unit of work, or reading the row back, would
+    cost more than the INSERT."""
+    written = model(**{**dict.fromkeys(model.__table__.columns.keys()), **row, "id": row_id})
+    make_transient_to_detached(written)
+    db.session.add(written)
     return written
 
 
