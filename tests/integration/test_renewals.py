@@ -128,6 +128,18 @@ def test_the_quote_expires_and_the_run_ends_expired(db, workers):
     assert not engine.signal_run(run.id, "quote_accepted", {"payment_method_id": 1})
 
 
+def test_the_renew_page_links_to_the_renewal_under_way(db, workers, client):
+    """Back on Renew while a renewal waits: the page says so and links to it."""
+    customer, subscription, run = _start(db)
+    finish(db, run.id, "waiting")
+    client.login(make_user(portal="customer", customer_id=customer.id).email, PASSWORD,
+                 "customer")
+    page = client.get(f"/portal/subscriptions/{subscription.id}/renew")
+    assert page.status_code == 409
+    assert "A renewal is already in progress." in page.text
+    assert f'href="/portal/runs/{run.id}"' in page.text
+
+
 def test_double_click_on_accept_and_pay_charges_once(db, workers, client):
     customer, subscription, run = _start(db)
     user = make_user(portal="customer", customer_id=customer.id)

@@ -27,13 +27,15 @@ def renew(subscription_id):
     eligible, reasons, days = get_service("billing").renewal_status(
         subscription, current_user.customer_id)
     terms = [(term, *renewal_price(subscription, term)) for term in RENEWAL_TERMS]
+    # This form posted twice, or a renewal already under way: a post goes there, the page
+    # links to it.
+    started = already_started("customer_renewal_process", {"subscription_id": subscription.id})
+    if started is not None and started.customer_id != current_user.customer_id:
+        started = None
+    if request.method == "POST" and started is not None:
+        return go(url_for("customer.run_progress", run_id=started.id))
     page = dict(subscription=subscription, eligible=eligible, reasons=reasons, days=days,
-                terms=terms)
-    if request.method == "POST":  # posted twice, or a renewal already under way: go there
-        started = already_started("customer_renewal_process",
-                                  {"subscription_id": subscription.id})
-        if started is not None and started.customer_id == current_user.customer_id:
-            return go(url_for("customer.run_progress", run_id=started.id))
+                terms=terms, in_progress=started)
     if request.method == "GET" or not eligible:
         return form_page("customer/renewals/renew.html", 200 if eligible else 409, **page,
                          values={"renewal_term": "12"})
