@@ -116,6 +116,10 @@ WORKFLOWS = {w.name: w for w in (
                  Step("charge", "enginetest.pay", {"card": "${steps.await_card.card}"},
                       returns=("label", "value"), rewind_to="await_card"),
              )),
+    Workflow("test_skip_first", 1, "Test: a first step skipped",
+             inputs=(Input("mode", "str", required=False, default="fast"),),
+             steps=(_record("maybe", "maybe", when=("${ctx.mode}", "==", "slow")),
+                    _record("then", "then"))),
     Workflow("test_secret", 1, "Test: secrets", inputs=(),
              steps=(Step("make", "enginetest.secret", {}, returns=("username", "password")),)),
 )}

@@ -31,9 +31,10 @@ from flask import current_app
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import bindparam, exists, func, insert, or_, select, union_all, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, true, union_all, update
 from sqlalchemy import inspect as sqlalchemy_inspect
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.exc import IntegrityError
 
@@ -81,40 +82,114 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
         started_by_id=getattr(started_by, "id", None), started_from=started_from,
         created_at=now, started_at=now, subject=subject, live_subject=subject,
         submission_token=submission_token)
+    # The first step, when it is an action with no condition (as in most workflows), is
+    # written as queued, and its job enqueued after the commit; any other first step is
+    # walked to by _move_on, like every step after it.
+    first = workflow.steps[0]
+    queued_first = first.kind == "action" and not first.when
+    step_rows = [dict(index=index, name=step.name, kind=step.kind,
+                      operation=getattr(step, "operation", None),
+                      status="queued" if queued_first and index == 0 else "pending",
+                      next_attempt_at=now if queued_first and index == 0 else None,
+                      attempts=0, round=0, max_attempts=getattr(step, "max_attempts", 1))
+                 for index, step in enumerate(workflow.steps)]
+    events = [dict(step_name=None, kind="run.started", data={}, created_at=now,
+                   message=f"Started from the {started_from} portal")]
+    if queued_first:
+        events.append(dict(step_name=first.name, kind="step.queued", message=None, data={},
+                           created_at=now))
     try:
-        run = _as_written(WorkflowRun, run_row, db.session.connection().execute(
-            insert(WorkflowRun.__table__).returning(WorkflowRun.id), run_row).scalar_one())
+        run_id, step_ids = _insert_run(run_row, step_rows, events)
     except IntegrityError:  # lost the race to a start of the same form or subject
         db.session.rollback()
         existing = _existing_run(workflow.name, subject, submission_token)
         if existing is None:
             raise
         return existing
-    step_rows = [dict(run_id=run.id, index=index, name=step.name, kind=step.kind,
-                      operation=getattr(step, "operation", None), status="pending",
-                      attempts=0, round=0, max_attempts=getattr(step, "max_attempts", 1))
-                 for index, step in enumerate(workflow.steps)]
-    # All in one statement; RETURNING keeps no order, so each id comes with its index.
-    step_ids = dict(db.session.connection().execute(
-        insert(StepRun.__table__).returning(StepRun.index, StepRun.id), step_rows).all())
-    steps = [_as_written(StepRun, row, step_ids[row["index"]]) for row in step_rows]
-    _event(run, "run.started", None, f"Started from the {started_from} portal")
+    run = _as_written(WorkflowRun, run_row, run_id)
     after = []  # the first step is queued in the transaction that creates the run
-    _move_on(run, steps, _definitions(run), after)
+    if queued_first:
+        after.append(_step_job(_as_written(StepRun, {**step_rows[0], "run_id": run_id},
+                                           step_ids[0])))
+    else:
+        _move_on(run, [_as_written(StepRun, {**row, "run_id": run_id}, step_id)
+                       for row, step_id in zip(step_rows, step_ids)], _definitions(run), after)
     with _kept_as_written(run):
         _commit(run, after)
     run.existing = False
     return run
 
 
+def _insert_run(run_row, step_rows, events):
+    """Write a run, its steps and its first events; return the run's id and its steps' ids,
+    in order. On PostgreSQL in one statement (see _start_statement); elsewhere one INSERT
+    per table, the events at the commit."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        run_id = connection.execute(insert(WorkflowRun.__table__).returning(WorkflowRun.id),
+                                    run_row).scalar_one()
+        # All in one statement; RETURNING keeps no order, so each id comes with its index.
+        step_ids = dict(connection.execute(
+            insert(StepRun.__table__).returning(StepRun.index, StepRun.id),
+            [{**row, "run_id": run_id} for row in step_rows]).all())
+        _pending_events().extend({**event, "run_id": run_id} for event in events)
+        return run_id, [step_ids[row["index"]] for row in step_rows]
+    statement = _start_statement(tuple(run_row), tuple(step_rows[0]), tuple(events[0]))
+    params = {f"run_{name}": value for name, value in run_row.items()}
+    for prefix, rows in (("steps", step_rows), ("events", events)):
+        params.update((f"{prefix}_{name}", [row[name] for row in rows]) for name in rows[0])
+    run_id, step_ids = connection.execute(statement, params).one()
+    return run_id, step_ids
+
+
+@functools.cache
+def _start_statement(run_columns, step_columns, event_columns):
+    """A start as one PostgreSQL statement: WITH run AS (INSERT INTO workflow_runs ...
+    RETURNING id), steps AS (INSERT INTO step_runs SELECT run.id, s.* FROM run,
+    unnest(<an array per column>) AS s ... RETURNING id, index), events AS (the same for
+    run_events) SELECT the run's id, its steps' ids in index order. Built once, with the
+    parameters run_<column> and, an array of every row's values, steps_<column> and
+    events_<column>: one statement for any number of steps, short and with few parameters
+    (the driver parses a long statement, or one of many parameters, again at every
+    execution)."""
+    runs, steps, events = (WorkflowRun.__table__, StepRun.__table__, RunEvent.__table__)
+    run = runs.insert().values({name: bindparam(f"run_{name}", type_=runs.c[name].type)
+                                for name in run_columns}).returning(runs.c.id).cte("run")
+
+    def rows_of(table, prefix, columns):
+        given = func.unnest(*(bindparam(f"{prefix}_{name}", type_=ARRAY(table.c[name].type))
+                              for name in columns)).table_valued(*columns).render_derived()
+        return table.insert().from_select(("run_id", *columns), select(
+            run.c.id, *(given.c[name] for name in columns)).select_from(run).join(given, true()))
+    written_steps = rows_of(steps, "steps", step_columns).returning(
+        steps.c.id, steps.c.index).cte("steps")
+    written_events = rows_of(events, "events", event_columns).cte("events")
+    step_ids = select(func.array_agg(aggregate_order_by(written_steps.c.id,
+                                                        written_steps.c.index)))
+    return select(select(run.c.id).scalar_subquery(),
+                  step_ids.scalar_subquery()).add_cte(written_events)
+
+
 def _as_written(model, row, row_id):
     """The object of a row just inserted (`row`: its column values; every other column is
     NULL), in the session as if loaded: the unit of work, or reading the row back, would
     cost more than the INSERT."""
-    written = model(**{**dict.fromkeys(model.__table__.columns.keys()), **row, "id": row_id})
-    make_transient_to_detached(written)
+    written = _detached(model, {**row, "id": row_id})
     db.session.add(written)
     return written
+
+
+def _detached(model, values, prefix=""):
+    """An object of `model` as if loaded and then detached from its session, its columns
+    from `values` (<prefix><column>; a column missing there is NULL). Made as the ORM's
+    loading makes one, the values put in its state as they are: the constructor's events
+    per attribute cost twice as much."""
+    configure_mappers()  # as the constructor would: at once, if a model is new
+    detached = model.__mapper__.class_manager.new_instance()
+    detached.__dict__.update((name, values.get(prefix + name))
+                             for name in model.__table__.columns.keys())
+    make_transient_to_detached(detached)
+    return detached
 
 
 def run_subject(template, ctx):
@@ -294,24 +369,15 @@ def execute_step(step_id):
     until a wait, a retry, a failure, the end of the run or the job's budget (then the next
     step goes back to the queue, so that other runs get a worker). Each step keeps its own
     claim, lease, attempt count, events and idempotency key; only the queue hop goes."""
-    # The run's steps with this one among them, in one query.
-    same_run = select(StepRun.run_id).where(StepRun.id == step_id).scalar_subquery()
-    all_steps = _load_steps(StepRun.run_id == same_run)
-    step = next((s for s in all_steps if s.id == step_id), None)
-    if step is None or step.status != "queued":
-        return  # a duplicate delivery, or the step was cancelled meanwhile
-    run = db.session.get(WorkflowRun, step.run_id, populate_existing=True)
-    if step.kind == "compensation":
-        return _execute_compensation(run, step)
-    definition, steps, owner = _definitions(run), _action_steps(run, all_steps), _owner()
-    # This job's own copy of the run and its steps: detached, so that the commits between
-    # steps do not expire them (a reload of every step per step would cost more than the
-    # step). Every change is still a compare-and-set on the rows, so the copy may be stale
-    # and nothing goes wrong; failures and compensation load afresh.
-    for loaded in (run, *steps):
-        db.session.expunge(loaded)
-    db.session.commit()  # the reads' transaction: the claim goes on the records connection
     with _step_records() as records:
+        run, all_steps = _job_copy(step_id, records)
+        step = next((s for s in all_steps if s.id == step_id), None)
+        if step is None or step.status != "queued":
+            return  # a duplicate delivery, or the step was cancelled meanwhile
+        if step.kind == "compensation":  # loads afresh, in the session
+            return _execute_compensation(db.session.get(WorkflowRun, run.id),
+                                         db.session.get(StepRun, step.id))
+        definition, steps, owner = _definitions(run), _action_steps(run, all_steps), _owner()
         if not _claim(run, step, definition[step.name], _scope_of(run, steps), owner,
                       "queued", records):
             db.session.rollback()
@@ -321,6 +387,36 @@ def execute_step(step_id):
         while step is not None:
             step = _attempt(run, steps, definition, step, owner,
                             claim_next=time.monotonic() < budget_ends, records=records)
+
+
+def _job_copy(step_id, records):
+    """The run of step `step_id` and all of its steps, in one query, as the job's own copy:
+    detached, so that the commits between steps do not expire them (a reload of every step
+    per step would cost more than the step). Every change is still a compare-and-set on the
+    rows, so the copy may be stale and nothing goes wrong; failures and compensation load
+    afresh. Read on the job's `records` connection where it has one (see _step_records): in
+    autocommit, so no transaction is begun and ended for the reads."""
+    connection = db.session.connection() if records is None else records
+    rows = connection.execute(_job_copy_query(), {"step_id": step_id}).all()
+    if records is None:
+        db.session.commit()  # the reads' transaction
+    if not rows:
+        return None, []
+    return _detached(WorkflowRun, rows[0]._mapping, "run_"), \
+        [_detached(StepRun, row._mapping, "step_") for row in rows]
+
+
+@functools.cache
+def _job_copy_query():
+    """Every step of a step's run, each row with the run's columns (step_<column>,
+    run_<column>): through the table, as making the objects from the rows (_detached) costs
+    a fraction of what the ORM's loading does."""
+    steps, runs = StepRun.__table__, WorkflowRun.__table__
+    same_run = select(steps.c.run_id).where(steps.c.id == bindparam("step_id"))
+    return select(*(column.label(f"step_{column.name}") for column in steps.c),
+                  *(column.label(f"run_{column.name}") for column in runs.c)) \
+        .join_from(steps, runs, runs.c.id == steps.c.run_id) \
+        .where(steps.c.run_id == same_run.scalar_subquery())
 
 
 @contextmanager

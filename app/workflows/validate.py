@@ -21,6 +21,8 @@ def validate(workflow):
     inputs = {spec.name for spec in workflow.inputs}
     returned = {}  # step name -> keys it declares, for the steps seen so far
     names = [step.name for step in workflow.steps]
+    if not names:
+        raise DefinitionError(f"{workflow.name}: a workflow needs at least one step")
     if len(names) != len(set(names)):
         raise DefinitionError(f"{workflow.name}: two steps share a name")
     if workflow.subject:

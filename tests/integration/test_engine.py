@@ -307,6 +307,33 @@ def test_a_started_run_is_read_after_its_commit_without_a_query(db, no_worker_qu
     assert reload(db, run.id).status == "running"
 
 
+@pytest.mark.parametrize("workflow, inputs, first_events, queued", [
+    # an action with no condition: written as queued
+    ("test_chain", {"seconds": 0}, ["run.started", "step.queued"], "a"),
+    # a condition, false: walked to, as every later step is
+    ("test_skip_first", {}, ["run.started", "step.skipped", "step.queued"], "then"),
+    # a wait: entered, no job
+    ("test_rewind", {}, ["run.started", "step.waiting"], None),
+])
+def test_a_start_queues_the_first_step_it_comes_to(db, no_worker_queue, workflow, inputs,
+                                                   first_events, queued):
+    run = engine.start_run(workflow, inputs)
+    steps = steps_of(db, run.id)
+    assert [e.kind for e in db.session.execute(select(RunEvent).where(
+        RunEvent.run_id == run.id).order_by(RunEvent.id)).scalars()] == first_events
+    assert sorted(s.name for s in steps.values() if s.status == "queued") == \
+        ([queued] if queued else [])
+    assert all(s.status == "pending" for s in steps.values()
+               if s.index > max(t.index for t in steps.values() if t.status != "pending"))
+    jobs = get_queue().job_ids
+    if queued:
+        assert steps[queued].next_attempt_at is not None
+        assert jobs == [f"lastmile-step-{steps[queued].id}-0-0"]
+    else:
+        assert jobs == []
+    db.session.commit()
+
+
 @pytest.fixture()
 def no_worker_queue(app, monkeypatch):
     """Jobs go to a queue no worker reads: the test runs them (or moves the rows) itself."""

@@ -27,6 +27,10 @@ def test_the_built_in_workflows_are_valid(app):
             validate(definition)
 
 
+def test_a_workflow_of_no_steps(app):
+    check(workflow(), "at least one step", app)
+
+
 def test_undeclared_input(app):
     check(workflow(record("a", value="${ctx.nope}")), "step a: ${ctx.nope}", app)
 
