@@ -115,7 +115,8 @@ def start_run(workflow_name, inputs, *, started_by=None, started_from="staff",
         _move_on(run, [_as_written(StepRun, {**row, "run_id": run_id}, step_id)
                        for row, step_id in zip(step_rows, step_ids)], _definitions(run), after)
     with _kept_as_written(run):
-        _commit(run, after)
+        # Nobody is told: no page can be watching a run that did not exist until now.
+        _commit(run, after, publish=False)
     run.existing = False
     return run
 
@@ -551,7 +552,8 @@ def _commit(run, after=(), publish=True):
     it runs), then tell the live pages. The run's id is read first: after the commit, reading
     it from a loaded run would load the run again."""
     run_id = run.id
-    db.session.commit()
+    if db.session().in_transaction() or _pending_events():
+        db.session.commit()  # (a step recorded on the job's records connection left none)
     for action in after:
         action()
     if publish:
