@@ -397,14 +397,17 @@ def _job_copy(step_id, records):
     rows, so the copy may be stale and nothing goes wrong; failures and compensation load
     afresh. Read on the job's `records` connection where it has one (see _step_records): in
     autocommit, so no transaction is begun and ended for the reads."""
-    connection = db.session.connection() if records is None else records
-    rows = connection.execute(_job_copy_query(), {"step_id": step_id}).all()
+    query, params = _job_copy_query(), {"step_id": step_id}
     if records is None:
+        rows = db.session.connection().execute(query, params).all()
         db.session.commit()  # the reads' transaction
+    else:
+        rows = _execute_on_driver(records, query, params)
     if not rows:
         return None, []
-    return _detached(WorkflowRun, rows[0]._mapping, "run_"), \
-        [_detached(StepRun, row._mapping, "step_") for row in rows]
+    rows = [dict(zip(query.selected_columns.keys(), row)) for row in rows]
+    return _detached(WorkflowRun, rows[0], "run_"), [_detached(StepRun, row, "step_")
+                                                     for row in rows]
 
 
 @functools.cache
@@ -418,6 +421,50 @@ def _job_copy_query():
                   *(column.label(f"run_{column.name}") for column in runs.c)) \
         .join_from(steps, runs, runs.c.id == steps.c.run_id) \
         .where(steps.c.run_id == same_run.scalar_subquery())
+
+
+def _execute_on_driver(records, statement, params):
+    """The rows (tuples) of `statement` run on the driver's own connection under `records`
+    (the job's step records connection, in autocommit: no transaction of SQLAlchemy's to keep
+    track of), around SQLAlchemy's execution layer, which costs a step more than the
+    statement: the statement's compiled form, and how each parameter is converted for the
+    driver, are worked out once (_driver_form). A statement with an IN list, which
+    SQLAlchemy expands per call, goes through SQLAlchemy."""
+    form = _driver_form(statement, records.dialect)
+    if form is None:
+        return records.execute(statement, params).all()
+    sql, converted, constants = form
+    params = {**params, **constants}
+    for name, convert in converted:
+        if name in params:
+            params[name] = convert(params[name])
+    try:
+        return records.connection.driver_connection.execute(sql, params).fetchall()
+    except records.dialect.loaded_dbapi.Error as error:
+        if records.dialect.is_disconnect(error, records.connection.dbapi_connection, None):
+            # As SQLAlchemy's own execution would: this connection, and every other one the
+            # database dropped with it, is not used again.
+            records.invalidate(error)
+            db.engine.dispose(close=False)
+        raise
+
+
+@functools.cache
+def _driver_form(statement, dialect):
+    """`statement` for the driver: its SQL, its parameters that need converting (JSON) with
+    their conversions, and the values the statement itself holds (set_config's arguments);
+    None if it has an IN list."""
+    compiled = statement.compile(dialect=dialect)
+    if any(bind.expanding for bind in compiled.binds.values()):
+        return None
+    converted, constants = [], {}
+    for name, bind in compiled.binds.items():
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if not bind.required:
+            constants[name] = convert(bind.value) if convert else bind.value
+        elif convert is not None:
+            converted.append((name, convert))
+    return compiled.string, converted, constants
 
 
 @contextmanager
@@ -1063,10 +1110,11 @@ def _compare_and_set_chain(links, step_record=False, connection=None):
                                        for row, expected, values, _event in links),
                                  not step_record or
                                  current_app.config["STEP_RECORDS_SYNCHRONOUS"])
-    if connection is None or db.session().in_transaction():
-        connection = db.session.connection()
-    made = connection.execute(statement, _chain_params(
-        [(expected, values, event) for _row, expected, values, event in links])).one()
+    params = _chain_params([(expected, values, event) for _row, expected, values, event in links])
+    if connection is not None and not db.session().in_transaction():
+        made = _execute_on_driver(connection, statement, params)[0]
+    else:
+        made = db.session.connection().execute(statement, params).one()
     changed = [row for (row, _expected, _values, _event), count in zip(links, made) if count]
     for row, _expected, values, _event in links[:len(changed)]:
         _now_holds(row, values)
@@ -1212,5 +1260,7 @@ def _enqueue(function, step_id, delay=None, at=None, job_id=None):
         queue.enqueue_at(at.replace(tzinfo=timezone.utc), function, step_id, **options)
     elif delay:
         queue.enqueue_in(timedelta(seconds=delay), function, step_id, **options)
-    else:
-        queue.enqueue(function, step_id, **options)
+    else:  # one round trip: RQ's own enqueue makes two (its queue list, then the job)
+        with queue.connection.pipeline() as pipeline:
+            queue.enqueue(function, step_id, pipeline=pipeline, **options)
+            pipeline.execute()
