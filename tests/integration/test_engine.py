@@ -4,7 +4,7 @@ import signal
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 
 from app.extensions import get_queue, get_redis
 from app.models import RunEvent, StepRun, WorkflowRun, utcnow
@@ -286,6 +286,51 @@ def test_a_workers_step_records_wait_for_the_disk_only_if_configured(
         db.session.commit()
         assert setting == expected
     assert db.session.execute(text("SHOW synchronous_commit")).scalar() == "on"
+
+
+@pytest.mark.postgres_only
+def test_statements_sent_to_the_driver_do_what_they_would_through_sqlalchemy(db, no_worker_queue):
+    """_execute_on_driver, as a job uses it on its records connection: its read of the run
+    gives the rows SQLAlchemy gives; a step record writes JSON as SQLAlchemy would, and its
+    synchronous_commit ends with its statement; a statement with an IN list still works."""
+    run = engine.start_run("test_chain", {"seconds": 0})
+    step = steps_of(db, run.id)["a"]
+    db.session.commit()
+    with engine._step_records() as records:
+        query, params = engine._job_copy_query(), {"step_id": step.id}
+        assert engine._execute_on_driver(records, query, params) == [
+            tuple(row) for row in records.execute(query, params).all()]
+        changed = engine._compare_and_set_chain([(
+            step, {"id": step.id, "status": "queued"}, {"params": {"note": ["x", 1]}},
+            engine._event_row(run, "test.changed", "a", data={"seen": True}))],
+            step_record=True, connection=records)
+        assert changed == [step]
+        assert records.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        statuses = select(StepRun.id).where(StepRun.run_id == run.id, StepRun.status.in_(
+            bindparam("statuses", expanding=True)))
+        assert sorted(engine._execute_on_driver(records, statuses, {
+            "statuses": ["queued", "pending"]})) == sorted((s.id,) for s in
+                                                          steps_of(db, run.id).values())
+    assert steps_of(db, run.id)["a"].params == {"note": ["x", 1]}
+    assert db.session.execute(select(RunEvent.data).where(
+        RunEvent.run_id == run.id, RunEvent.kind == "test.changed")).scalar() == {"seen": True}
+
+
+@pytest.mark.postgres_only
+def test_a_connection_the_database_dropped_is_given_up_with_the_pool(db):
+    """A statement sent to the driver on a connection PostgreSQL ended fails, and the worker's
+    pool starts afresh, as SQLAlchemy's own execution would have it."""
+    pool = db.engine.pool
+    with engine._step_records() as records:
+        backend = records.connection.driver_connection.info.backend_pid
+        db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        db.session.commit()
+        with pytest.raises(records.dialect.loaded_dbapi.OperationalError):
+            engine._execute_on_driver(records, engine._job_copy_query(), {"step_id": 0})
+    assert db.engine.pool is not pool
+    with engine._step_records() as records:
+        assert engine._execute_on_driver(records, engine._job_copy_query(),
+                                         {"step_id": 0}) == []
 
 
 def test_a_started_run_is_read_after_its_commit_without_a_query(db, no_worker_queue):
