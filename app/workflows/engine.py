@@ -599,8 +599,9 @@ def _commit(run, after=(), publish=True):
     it runs), then tell the live pages. The run's id is read first: after the commit, reading
     it from a loaded run would load the run again."""
     run_id = run.id
+    # A step recorded on the job's records connection leaves the session nothing to commit.
     if db.session().in_transaction() or _pending_events():
-        db.session.commit()  # (a step recorded on the job's records connection left none)
+        db.session.commit()
     for action in after:
         action()
     if publish:
@@ -1090,7 +1091,8 @@ def _compare_and_set_chain(links, step_record=False, connection=None):
     On PostgreSQL the chain is one statement, its UPDATEs and the events' INSERT as
     data-modifying CTEs: a round trip, and the work of sending a statement, are most of what
     a step costs. It runs on `connection` (the job's step records connection, where it
-    commits on its own) if given and if the session has no transaction open; else in the
+    commits on its own; straight to the driver, see _execute_on_driver) if given and if the
+    session has no transaction open; else in the
     session's transaction, so that it sees what the session wrote and does not wait for the
     session's own locks (a service that left its work uncommitted). A `step_record` (a
     worker's record of its step) commits as STEP_RECORDS_SYNCHRONOUS says (app/config.py).
