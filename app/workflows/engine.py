@@ -126,7 +126,7 @@ def _insert_run(run_row, step_rows, events):
     in order. On PostgreSQL in one statement (see _start_statement); elsewhere one INSERT
     per table, the events at the commit."""
     connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
+    if not _on_postgresql():
         run_id = connection.execute(insert(WorkflowRun.__table__).returning(WorkflowRun.id),
                                     run_row).scalar_one()
         # All in one statement; RETURNING keeps no order, so each id comes with its index.
@@ -139,8 +139,7 @@ def _insert_run(run_row, step_rows, events):
     params = {f"run_{name}": value for name, value in run_row.items()}
     for prefix, rows in (("steps", step_rows), ("events", events)):
         params.update((f"{prefix}_{name}", [row[name] for row in rows]) for name in rows[0])
-    run_id, step_ids = connection.execute(statement, params).one()
-    return run_id, step_ids
+    return tuple(connection.execute(statement, params).one())
 
 
 @functools.cache
@@ -467,6 +466,12 @@ def _driver_form(statement, dialect):
     return compiled.string, converted, constants
 
 
+def _on_postgresql():
+    """Whether the engine may use what only PostgreSQL has: data-modifying CTEs, a records
+    connection in autocommit. Elsewhere (SQLite) the same changes are made one by one."""
+    return db.engine.dialect.name == "postgresql"
+
+
 @contextmanager
 def _step_records():
     """The job's connection for the statements that record its steps, on PostgreSQL: held for
@@ -474,7 +479,7 @@ def _step_records():
     itself (a chain carries all of its change, events included), without a transaction of
     the session (and a trip to the pool) per step. The service calls in between keep the
     session. SQLite: None, and the records are made in the session's transaction."""
-    if db.engine.dialect.name != "postgresql":
+    if not _on_postgresql():
         yield None
         return
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as records:
@@ -1092,15 +1097,15 @@ def _compare_and_set_chain(links, step_record=False, connection=None):
     data-modifying CTEs: a round trip, and the work of sending a statement, are most of what
     a step costs. It runs on `connection` (the job's step records connection, where it
     commits on its own; straight to the driver, see _execute_on_driver) if given and if the
-    session has no transaction open; else in the
-    session's transaction, so that it sees what the session wrote and does not wait for the
-    session's own locks (a service that left its work uncommitted). A `step_record` (a
-    worker's record of its step) commits as STEP_RECORDS_SYNCHRONOUS says (app/config.py).
+    session has no transaction open; else in the session's transaction, so that it sees what
+    the session wrote and does not wait for the session's own locks (a service that left its
+    work uncommitted). A `step_record` (a worker's record of its step) commits as
+    STEP_RECORDS_SYNCHRONOUS says (app/config.py).
     SQLite has no such CTEs: there the same compare-and-sets run one by one in the open
     transaction, and the events are written at the commit."""
     links = [(row, _comparable(expected), values, event)
              for row, expected, values, event in links]
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not _on_postgresql():
         changed = []
         for row, expected, values, event in links:
             if not _compare_and_set(row, expected, values):
