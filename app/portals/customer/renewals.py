@@ -27,11 +27,14 @@ def renew(subscription_id):
     eligible, reasons, days = get_service("billing").renewal_status(
         subscription, current_user.customer_id)
     terms = [(term, *renewal_price(subscription, term)) for term in RENEWAL_TERMS]
-    # This form posted twice, or a renewal already under way: a post goes there, the page
-    # links to it.
-    started = already_started("customer_renewal_process", {"subscription_id": subscription.id})
-    if started is not None and started.customer_id != current_user.customer_id:
-        started = None
+    # This form posted twice, or a renewal already under way (then the page is not eligible):
+    # a post goes there, the page links to it.
+    started = None
+    if request.method == "POST" or not eligible:
+        started = already_started("customer_renewal_process",
+                                  {"subscription_id": subscription.id})
+        if started is not None and started.customer_id != current_user.customer_id:
+            started = None
     if request.method == "POST" and started is not None:
         return go(url_for("customer.run_progress", run_id=started.id))
     page = dict(subscription=subscription, eligible=eligible, reasons=reasons, days=days,
