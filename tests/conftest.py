@@ -97,10 +97,12 @@ def db(app):
         database.session.remove()
         _empty_tables(database)
         # The sandbox payment gateway keeps its charges in Redis, as a real gateway keeps them
-        # on its side: reset it with the database (run ids start again at 1 on SQLite).
+        # on its side, and the integrations their requests in doubt (keyed by run ids): reset
+        # them with the database (run ids start again at 1 on SQLite).
         client = redis_lib.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter("lastmile:sandbox:*"):
-            client.delete(key)
+        for pattern in ("lastmile:sandbox:*", "lastmile:in-doubt:*"):
+            for key in client.scan_iter(pattern):
+                client.delete(key)
 
 
 def _empty_tables(database):

@@ -166,3 +166,28 @@ def test_w5_with_a_lost_201_then_cancelled_releases_every_address_it_took(app, d
     assert [ip["status"]["value"] for ip in fake.ips.values()] == ["reserved"]  # the gateway
     appointment = db.session.execute(select(Appointment)).scalar_one()
     assert appointment.status == "cancelled"
+
+
+def test_w5_with_netbox_slower_than_the_timeout_ends_with_one_address(app, db, netbox):
+    """Issue 24: NetBox carries the first allocation out 5 s late, past a 2 s timeout. The
+    retry waits before it looks, allocates behind NetBox's lock, reconciles: one address stays
+    (the oldest) and the service holds it."""
+    fake, url = netbox
+    fake.add_prefix("100.64.63.0/29", "area-north", vid=163, gateway="100.64.63.1")
+    plan = make_plan(kind="internet")
+    customer = make_customer(service_area="north")
+    make_site_survey(customer)
+    make_technician(areas=("north",))
+    fake.slow_down_next("POST", "available-ips", seconds=5.0)
+    with own_worker(app, NETBOX_URL=url, NETBOX_TOKEN=fake.token, HTTP_TIMEOUT_SECONDS=2):
+        run = _start_w5(customer, plan)
+        found = wait_until(lambda: _status(db, run.id, "waiting", "failed"), timeout=60,
+                           message="the installation wait")
+        assert found.status == "waiting", found.error
+        step = db.session.execute(select(StepRun).filter_by(
+            run_id=run.id, name="allocate_resources")).scalar_one()
+        assert step.attempts >= 2  # the first attempt timed out
+    active = [ip for ip in fake.ips.values() if ip["status"]["value"] == "active"]
+    assert [ip["address"] for ip in active] == ["100.64.63.2/29"]
+    service = db.session.execute(select(ServiceInstance)).scalar_one()
+    assert (service.ip_address, service.netbox_ip_id) == ("100.64.63.2", active[0]["id"])

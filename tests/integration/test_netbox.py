@@ -1,12 +1,17 @@
 """NetBox as it really answers (tests/fakes/netbox.py follows the real server): both token
-formats, the gateway, reserved addresses, several prefixes per area, a missing tag, a
-duplicate tag, and replies lost after NetBox did the work."""
+formats, the gateway, reserved addresses, several prefixes per area, VRFs, a missing tag, a
+duplicate tag, configuration mistakes, and replies lost or late after NetBox did the work."""
+import threading
+
 import pytest
 import requests
+from flask import current_app
 from sqlalchemy import select
 
 from app.errors import Conflict, DomainError, TransientError
+from app.integrations import netbox as adapter
 from app.models import ServiceInstance
+from app.services.network import netbox_marker
 from app.workflows.registry import get_service
 from tests.factories import make_customer, make_plan
 from tests.fakes import serve
@@ -188,3 +193,131 @@ def test_an_unreachable_netbox_is_retried_with_a_plain_message(app, db):
         assert V1_TOKEN not in failed.value.message
     finally:
         app.config.update(NETBOX_URL=None, NETBOX_TOKEN=None)
+
+
+# -- round 2 (issue 24): what a real NetBox 4.6.8 showed --
+
+def test_a_prefix_in_a_vrf_reserves_its_gateway_in_that_vrf(db, netbox):
+    """The gateway 100.64.80.1 of a prefix in VRF cgnat-b is reserved in cgnat-b although the
+    global table has a 100.64.80.1 of its own; customers get addresses of cgnat-b only."""
+    fake, _ = netbox
+    cgnat = fake.add_vrf("cgnat-b", rd="64500:80")
+    fake.add_prefix("100.64.80.0/29", "area-north", gateway="100.64.80.1", vrf=cgnat)
+    fake.add_ip("100.64.80.1/24", status="active", description="another network's router")
+    fake.add_ip("100.64.80.2/24", status="active", description="global, not in cgnat-b")
+    first = _allocate("run1:alloc")
+    assert first["ip_address"] == "100.64.80.2" and first["gateway"] == "100.64.80.1"
+    assert fake.ips_in(cgnat) == ["100.64.80.1/29", "100.64.80.2/29"]
+    assert fake.ips_in(cgnat, status="reserved") == ["100.64.80.1/29"]
+    assert fake.ips_in(None) == ["100.64.80.1/24", "100.64.80.2/24"]  # untouched
+    # A retry finds its address in the VRF and adopts it, with the VRF's prefix and gateway.
+    service = db.session.get(ServiceInstance, first["service_id"])
+    again = adapter.allocate_ip(current_app.config, "north", "C-1", "x", netbox_marker(service))
+    assert (again["address"], again["gateway"]) == ("100.64.80.2", "100.64.80.1")
+    assert fake.ips_in(cgnat) == ["100.64.80.1/29", "100.64.80.2/29"]
+
+
+def test_slow_netbox_leaves_one_address_and_the_service_holds_it(app, db, netbox):
+    """NetBox carries the allocation out after the client's timeout (it holds its
+    available-ips lock meanwhile): the retry waits, and whatever it then finds or makes is
+    reconciled to one address, the oldest, which the service records."""
+    fake, _ = netbox
+    fake.add_prefix("100.64.50.0/29", "area-north", gateway="100.64.50.1")
+    customer, plan = make_customer(service_area="north"), make_plan(kind="internet")
+    network = get_service("network")
+    timeout, app.config["HTTP_TIMEOUT_SECONDS"] = app.config["HTTP_TIMEOUT_SECONDS"], 1
+    fake.slow_down_next("POST", "available-ips", seconds=2.5)
+    try:
+        with pytest.raises(TransientError, match="did not answer in time"):
+            network.allocate_resources(customer.id, "x", plan.code, idempotency_key="run9:alloc")
+        assert _customer_ips(fake) == []  # not yet: NetBox is still at it
+        result = network.allocate_resources(customer.id, "x", plan.code,
+                                            idempotency_key="run9:alloc")  # the retry
+    finally:
+        app.config["HTTP_TIMEOUT_SECONDS"] = timeout
+    assert _customer_ips(fake) == ["100.64.50.2/29"]
+    (kept,) = [ip for ip in fake.ips.values() if ip["status"]["value"] == "active"]
+    assert "lastmile:run9:alloc" in kept["description"].split()
+    service = db.session.get(ServiceInstance, result["service_id"])
+    assert (service.ip_address, service.netbox_ip_id) == ("100.64.50.2", kept["id"])
+
+
+def test_two_addresses_with_one_marker_are_reconciled_to_the_oldest(db, netbox):
+    """What a late allocation and its retry leave behind, whichever order they landed in."""
+    fake, _ = netbox
+    fake.add_prefix("100.64.50.0/29", "area-north")
+    fake.add_ip("100.64.50.4/29", status="active", description="C-1 c-1-1 lastmile:run4:alloc")
+    fake.add_ip("100.64.50.3/29", status="active", description="C-1 c-1-1 lastmile:run4:alloc")
+    result = _allocate("run4:alloc")
+    assert result["ip_address"] == "100.64.50.4"  # the lowest id, not the lowest address
+    assert _customer_ips(fake) == ["100.64.50.4/29"]
+
+
+def test_ten_allocations_for_one_new_customer_at_once_need_no_retry(app, db, netbox):
+    """Their tag creations race: NetBox answers all but one with a 500 naming the tag's
+    unique constraint, which means "it exists now": look again, no retry needed."""
+    fake, _ = netbox
+    fake.add_prefix("100.64.50.0/27", "area-north")
+    fake.save_seconds = 0.3  # all ten pass NetBox's uniqueness check before any INSERT
+    got, failed = [], []
+
+    def allocate(n):
+        with app.app_context():
+            try:
+                got.append(adapter.allocate_ip(app.config, "north", "C-77", "C-77",
+                                               f"lastmile:run{n}:alloc")["address"])
+            except Exception as error:  # noqa: BLE001 - asserted below
+                failed.append(error)
+    threads = [threading.Thread(target=allocate, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failed == [] and len(set(got)) == 10
+    assert [t["slug"] for t in fake.tags.values()].count("customer-c-77") == 1
+
+
+def test_netbox_url_ending_in_api_says_what_to_fix(app, db, netbox):
+    fake, url = netbox
+    fake.add_prefix("100.64.50.0/29", "area-north")
+    app.config["NETBOX_URL"] = f"{url}/api/"
+    with pytest.raises(DomainError) as wrong:
+        _allocate("run1:alloc")
+    assert "NETBOX_URL ends in /api" in wrong.value.message
+    assert "without /api" in wrong.value.message
+    # Any other address that is not NetBox's says so too (a web server's 404 page).
+    app.config["NETBOX_URL"] = f"{url}/netbox"
+    with pytest.raises(DomainError, match="NETBOX_URL does not lead to NetBox's REST API"):
+        _allocate("run2:alloc")
+
+
+@pytest.mark.parametrize("refusal", ["read-only token", "no ipam.add_ipaddress"])
+def test_a_token_that_may_not_write_says_which_permission_is_missing(db, netbox, refusal):
+    fake, _ = netbox
+    fake.add_prefix("100.64.50.0/29", "area-north", gateway="100.64.50.1")
+    if refusal == "read-only token":
+        fake.write_enabled = False
+        missing, doing = "extras.add_tag", "add tags"  # the first write: the customer's tag
+    else:
+        fake.denied.add("ipam.add_ipaddress")
+        missing, doing = "ipam.add_ipaddress", "add IP addresses"
+    with pytest.raises(DomainError) as refused:
+        _allocate("run1:alloc")
+    message = refused.value.message
+    assert f"may not {doing}" in message and missing in message
+    assert "Write enabled" in message and fake.token not in message
+
+
+def test_a_missing_gateway_custom_field_says_how_to_create_it(app, db):
+    fake = FakeNetBox(custom_fields=())  # nobody created the custom field
+    with serve(fake) as url:
+        app.config.update(NETBOX_URL=url, NETBOX_TOKEN=fake.token)
+        try:
+            fake.add_prefix("100.64.50.0/29", "area-north", gateway="100.64.50.1")
+            with pytest.raises(DomainError) as missing:
+                _allocate("run1:alloc")
+        finally:
+            app.config.update(NETBOX_URL=None, NETBOX_TOKEN=None)
+    assert "no custom field `gateway` on prefixes" in missing.value.message
+    assert "IPAM > Prefix" in missing.value.message
+    assert fake.ips == {}  # nothing allocated without knowing the gateway
