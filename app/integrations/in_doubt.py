@@ -4,8 +4,8 @@ A read timeout (the request went out; no answer within HTTP_TIMEOUT_SECONDS) or 
 leaves a request in doubt: the server may still be working on it and make its effect after we
 gave up (a NetBox slower than the timeout creates the address seconds later). The integration
 notes it (`note`); the step's retry then waits before it looks for the effect by its marker,
-until HTTP_TIMEOUT_SECONDS after the timeout (`settle`), so that a late effect has had the time
-to land. Whatever the retry then finds or makes, the integration reconciles: of the effects
+until the timeout has passed once more since the request was given up on (`settle`), so that a
+late effect has had the time to land. Whatever the retry then finds or makes, the integration reconciles: of the effects
 carrying the marker the oldest is kept and the others are undone, so a late effect that lands
 beside the retry's own still leaves one.
 
@@ -35,12 +35,12 @@ def note(marker):
     get_redis().set(_key(marker), time.time(), ex=KEPT_SECONDS)
 
 
-def settle(config, marker):
-    """If a request under `marker` is in doubt, wait until HTTP_TIMEOUT_SECONDS after it was
-    given up on (part of that has passed in the engine's backoff)."""
+def settle(marker, timeout_seconds):
+    """If a request under `marker` is in doubt, wait until its timeout has passed once more
+    since it was given up on (part of that passed in the engine's backoff already)."""
     noted = get_redis().get(_key(marker))
     if noted is not None:
-        time.sleep(max(0.0, float(noted) + config["HTTP_TIMEOUT_SECONDS"] - time.time()))
+        time.sleep(max(0.0, float(noted) + timeout_seconds - time.time()))
 
 
 def clear(marker):

@@ -47,7 +47,7 @@ def allocate_ip(config, area, customer_number, description, marker):
     with _translated():
         api = _api(config)
         prefixes = _area_prefixes(api, area)
-        in_doubt.settle(config, marker)
+        in_doubt.settle(marker, config["HTTP_TIMEOUT_SECONDS"])
         if not _keep_oldest(api, marker):
             _allocate(api, area, prefixes, f"customer-{customer_number}".lower(),
                       description, marker)

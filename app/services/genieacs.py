@@ -50,5 +50,7 @@ class GenieAcsService(Service):
         genieacs.tag_device(config, device_id, f"customer-{customer.number}")
         service.genieacs_device_id = device_id
         self.session.commit()
-        genieacs.set_parameters(config, device_id, parameters)
+        # One queued configuration per service on the ACS, whichever attempt or run sent it.
+        genieacs.set_parameters(config, device_id, parameters,
+                                f"lastmile:{service.pppoe_username}:cpe-settings")
         return {"device_id": device_id, "tasks": tasks, "status": "provisioned"}

@@ -1,28 +1,37 @@
 """The webhook provisioning contract (README, "Tenant provisioning"), as a provisioner must
 answer it:
 
-  GET    /?slug=<slug>   200 [{"id", "slug", "status", "url"}]: the tenants with that slug
-                         (empty when none); how a client whose POST's reply was lost finds
-                         the tenant it made before it creates one again
+  GET    /?slug=<slug>   200 [{"id", "slug", "status", "url"}]: the tenants with that slug,
+                         oldest first (empty when none); how a client whose POST's reply was
+                         lost finds the tenant it made before it creates one again
   POST   /               202 {"id", "slug", "status": "provisioning", "url"};
-                         409 {"error"} when that slug exists already
+                         409 {"error"} when that slug exists already (a provisioner "should"
+                         refuse it: `unique_slugs=False` is one that does not, and makes a
+                         second tenant)
   GET    /<id>           200 the tenant; it turns "ready" after `polls_until_ready` looks
                          (or "failed" with an "error"); 404 unknown
   DELETE /<id>           204; 404 unknown
 Auth: `Authorization: Bearer <token>`, else 401."""
 import itertools
+import threading
 
 from tests.fakes import LosesReplies
 
 
 class FakeProvisioner(LosesReplies):
-    def __init__(self, token="prov-token", polls_until_ready=2, fail=False):
+    def __init__(self, token="prov-token", polls_until_ready=2, fail=False, unique_slugs=True):
         self.token, self.polls_until_ready, self.fail = token, polls_until_ready, fail
-        self.tenants = {}
+        self.unique_slugs = unique_slugs
+        self.tenants = {}  # by id, oldest first
         self.posts = 0  # how many tenants were asked for
+        self.lock = threading.Lock()
         self._ids = itertools.count(1)
 
     def handle(self, method, path, query, body, headers):
+        with self.lock:
+            return self._route(method, path, query, body, headers)
+
+    def _route(self, method, path, query, body, headers):
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"error": "unauthorized"}
         if path in ("", "/"):
@@ -52,7 +61,7 @@ class FakeProvisioner(LosesReplies):
         slug = body.get("slug") if isinstance(body, dict) else None
         if not slug:
             return 400, {"error": "slug is required"}
-        if any(t["slug"] == slug for t in self.tenants.values()):
+        if self.unique_slugs and any(t["slug"] == slug for t in self.tenants.values()):
             return 409, {"error": f"a tenant with slug {slug} exists already"}
         tenant_id = str(next(self._ids))
         self.tenants[tenant_id] = {"id": tenant_id, "slug": slug, "polls": 0,

@@ -62,6 +62,77 @@ def test_a_lost_deprovisioning_reply_is_not_an_error_the_second_time(db, provisi
         "deprovisioned"
 
 
+def test_a_late_tenant_from_a_provisioner_that_allows_twins_is_reconciled(app, db):
+    """The provisioner carries the POST out after the client's timeout and, not refusing a
+    second tenant with one slug, makes one for the retry too: the oldest is kept and followed,
+    the other deleted."""
+    fake = FakeProvisioner(polls_until_ready=3, unique_slugs=False)
+    timeout = app.config["HTTP_TIMEOUT_SECONDS"]
+    with serve(fake) as url:
+        app.config.update(PROVISIONING_BACKEND="webhook", PROVISIONING_WEBHOOK_URL=url,
+                          PROVISIONING_WEBHOOK_TOKEN=fake.token, HTTP_TIMEOUT_SECONDS=1)
+        try:
+            customer = make_customer(name="Aspen Dental")
+            deployment = get_service("deployment")
+            fake.slow_down_next("POST", "/", seconds=2.5)
+            provision = lambda: deployment.provision_tenant(  # noqa: E731
+                customer.id, None, "shared", idempotency_key="run6:prov")
+            with pytest.raises(TransientError, match="did not answer in time"):
+                provision()
+            db.session.rollback()
+            with pytest.raises(TransientError, match="still being provisioned"):
+                provision()  # waits, finds nothing yet, makes the tenant
+            wait_until(lambda: len(fake.tenants) == 2, timeout=5, message="the late tenant")
+            first = next(iter(fake.tenants))  # the retry's; the late POST's came second
+            result = None
+            while result is None:  # the engine's polls
+                try:
+                    result = provision()
+                except TransientError:
+                    pass
+        finally:
+            app.config.update(PROVISIONING_BACKEND="local", PROVISIONING_WEBHOOK_URL=None,
+                              HTTP_TIMEOUT_SECONDS=timeout)
+    assert list(fake.tenants) == [first] and fake.tenants[first]["status"] == "ready"
+    assert db.session.get(Tenant, result["tenant_id"]).external_id == first
+
+
+def test_a_queued_cpe_configuration_is_sent_again_not_queued_twice(db, genieacs):
+    """The device is offline: every attempt pushes the settings again (a new connection
+    request), and GenieACS replaces the queued task by its uniqueKey; a twin that a race left
+    queued is reconciled away, the oldest kept. When the device connects it applies them once."""
+    fake, _ = genieacs
+    fake.add_device("DEV-8", "SN-8", online=False)
+    customer, service = _service_with_subscriber(db)
+    acs = get_service("genieacs")
+    for _ in range(2):
+        with pytest.raises(TransientError, match="queued"):
+            acs.provision_device(customer.id, service.id, "SN-8", "default")
+    (queued,) = fake.tasks.values()
+    twin = dict(queued, _id="ffffffffffffffffffffffff")  # stored beside it by a racing insert
+    fake.tasks[twin["_id"]] = twin
+    with pytest.raises(TransientError, match="queued"):
+        acs.provision_device(customer.id, service.id, "SN-8", "default")
+    (kept,) = fake.tasks.values()
+    assert kept["_id"] != twin["_id"] and kept["uniqueKey"].endswith(":cpe-settings")
+    fake.connect("DEV-8")
+    assert len(fake.applied) == 1 and fake.tasks == {}
+    assert acs.provision_device(customer.id, service.id, "SN-8", "default")["status"] == \
+        "provisioned"
+
+
+def _service_with_subscriber(db):
+    plan = make_plan(kind="internet")
+    customer = make_customer(name="Willow Studio")
+    service = ServiceInstance(customer_id=customer.id, plan_id=plan.id,
+                              pppoe_username="c-000008-1", ip_address="100.64.9.8")
+    db.session.add(service)
+    db.session.commit()
+    get_service("radius").create_subscriber(customer.id, service.id, service.pppoe_username,
+                                            plan.bandwidth_profile.code)
+    return customer, service
+
+
 def test_genieacs_tasks_and_tags_sent_again_are_harmless(db, genieacs):
     fake, _ = genieacs
     fake.add_device("DEV-9", "SN-9")
