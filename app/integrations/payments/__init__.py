@@ -10,7 +10,10 @@ A gateway module has:
                                           | {"status": "failed", "reason"}
       (what became of an attempt whose reply never came; None: the gateway never saw it,
       or, for a gateway that replays by key, "charge again with the same key")
-  refund(config, reference, idempotency_key)
+  refund(config, reference, idempotency_key, amount=None, currency=None) -> refund reference
+      (the payment `reference` refunded in full, or `amount` of it: a Decimal in major units
+      of `currency`; None = the whole payment. The same idempotency key never refunds twice,
+      so each partial refund of one payment has a key of its own)
 """
 from app.integrations.payments import manual, sandbox, stripe_gateway
 

@@ -1,10 +1,22 @@
 """Stripe: PaymentIntents confirmed at once, with our idempotency key as Stripe's
-Idempotency-Key; refunds through /v1/refunds. STRIPE_API_KEY, STRIPE_API_BASE."""
+Idempotency-Key; refunds, whole or partial, through /v1/refunds. STRIPE_API_KEY,
+STRIPE_API_BASE.
+
+The card is a PaymentMethod id collected by Stripe.js; `payment_method_types[]=card` lets
+Stripe confirm it at once with no return_url (a card never redirects). The invoice's words go
+in the metadata (`metadata[description]`), which every Stripe API version and localstripe
+accept. Amounts go in the currency's smallest unit (https://docs.stripe.com/currencies):
+cents, whole units for zero-decimal currencies (JPY, KRW, ...), thousandths for three-decimal
+ones (BHD, KWD, ...)."""
 from decimal import Decimal
 
 import requests
 
 from app.errors import DomainError, TransientError, ValidationError
+
+ZERO_DECIMAL = {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX",
+                "VND", "VUV", "XAF", "XOF", "XPF"}
+THREE_DECIMAL = {"BHD", "JOD", "KWD", "OMR", "TND"}
 
 
 def _post(config, path, data, idempotency_key=None):
@@ -16,16 +28,28 @@ def _post(config, path, data, idempotency_key=None):
                                  headers=headers, timeout=config["HTTP_TIMEOUT_SECONDS"])
     except requests.RequestException as error:
         raise TransientError(f"Stripe could not be reached: {error}") from error
-    body = response.json() if response.content else {}
     if response.status_code >= 500 or response.status_code == 429:
         raise TransientError(f"Stripe answered {response.status_code}")
+    try:
+        body = response.json() if response.content else {}
+    except ValueError as error:  # a proxy's page, not Stripe's JSON
+        raise TransientError(f"Stripe's answer ({response.status_code}) was not JSON.") \
+            from error
+    error = body.get("error") or {}
     if response.status_code == 402:
-        raise DomainError(body.get("error", {}).get("message") or "Your card was declined.",
+        raise DomainError(error.get("message") or "Your card was declined.",
                           code="card_declined")
     if response.status_code >= 400:
         raise DomainError(f"Stripe refused the request: "
-                          f"{body.get('error', {}).get('message', response.status_code)}")
+                          f"{error.get('message', response.status_code)}")
     return body
+
+
+def minor_units(amount, currency):
+    """A Decimal amount in major units (59.00 USD) as Stripe's integer (5900)."""
+    code = currency.upper()
+    exponent = 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+    return int((Decimal(str(amount)) * 10 ** exponent).to_integral_value())
 
 
 def tokenize(config, card_number, exp_month, exp_year, cvc):
@@ -35,10 +59,9 @@ def tokenize(config, card_number, exp_month, exp_year, cvc):
 
 def charge(config, token, amount, currency, idempotency_key, description):
     intent = _post(config, "/v1/payment_intents", {
-        "amount": int((Decimal(str(amount)) * 100).to_integral_value()),
-        "currency": currency.lower(), "payment_method": token, "confirm": "true",
-        "description": description, "automatic_payment_methods[enabled]": "true",
-        "automatic_payment_methods[allow_redirects]": "never"}, idempotency_key)
+        "amount": minor_units(amount, currency), "currency": currency.lower(),
+        "payment_method": token, "confirm": "true", "payment_method_types[]": "card",
+        "metadata[description]": description}, idempotency_key)
     if intent.get("status") != "succeeded":
         raise DomainError(f"The payment was not completed ({intent.get('status')}).")
     return intent["id"]
@@ -51,7 +74,16 @@ def lookup(config, idempotency_key):
     return None
 
 
-def refund(config, reference, idempotency_key):
-    if reference:
-        return _post(config, "/v1/refunds", {"payment_intent": reference},
-                     idempotency_key)["id"]
+def refund(config, reference, idempotency_key, amount=None, currency=None):
+    """Refund the PaymentIntent `reference`: all of it, or `amount` (a Decimal in major units
+    of `currency`, which must then be given). Returns Stripe's refund id; None when there is
+    no reference (nothing was charged). Each partial refund needs a key of its own: the same
+    key again is the same refund."""
+    if not reference:
+        return None
+    data = {"payment_intent": reference}
+    if amount is not None:
+        if not currency:
+            raise ValueError("A partial refund needs the payment's currency.")
+        data["amount"] = minor_units(amount, currency)
+    return _post(config, "/v1/refunds", data, idempotency_key)["id"]
