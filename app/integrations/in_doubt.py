@@ -2,12 +2,12 @@
 
 A read timeout (the request went out; no answer within HTTP_TIMEOUT_SECONDS) or a proxy's 504
 leaves a request in doubt: the server may still be working on it and make its effect after we
-gave up (a NetBox slower than the timeout creates the address seconds later). The integration
-notes it (`note`); the step's retry then waits before it looks for the effect by its marker,
-until the timeout has passed once more since the request was given up on (`settle`), so that a
-late effect has had the time to land. Whatever the retry then finds or makes, the integration reconciles: of the effects
-carrying the marker the oldest is kept and the others are undone, so a late effect that lands
-beside the retry's own still leaves one.
+gave up (a NetBox slower than the timeout creates the address seconds later). The
+integration notes it (`note`); the step's retry then waits before it looks for the effect by
+its marker, until the timeout has passed once more since the request was given up on
+(`settle`), so that a late effect has had the time to land. Whatever the retry then finds or
+makes, the integration reconciles: of the effects carrying the marker the oldest is kept and
+the others are undone, so a late effect that lands beside the retry's own still leaves one.
 
 The note lives in Redis for a day, like the sandbox gateway's record of its charges: it only
 makes a retry wait; losing it loses no effect (the marker still finds it)."""

@@ -14,7 +14,8 @@ from app.models import Appointment, ServiceInstance, StepRun, Tenant, WorkflowRu
 from app.workflows import engine
 from app.workflows.registry import get_service
 from tests.conftest import wait_until
-from tests.factories import make_customer, make_plan, make_site_survey, make_technician
+from tests.factories import (make_customer, make_internet_service, make_plan,
+                             make_site_survey, make_technician)
 from tests.fakes import serve
 from tests.fakes.fixtures import genieacs, netbox, own_worker  # noqa: F401 (fixtures)
 from tests.fakes.provisioner import FakeProvisioner
@@ -103,7 +104,8 @@ def test_a_queued_cpe_configuration_is_sent_again_not_queued_twice(db, genieacs)
     queued is reconciled away, the oldest kept. When the device connects it applies them once."""
     fake, _ = genieacs
     fake.add_device("DEV-8", "SN-8", online=False)
-    customer, service = _service_with_subscriber(db)
+    customer = make_customer(name="Willow Studio")
+    service = make_internet_service(customer)
     acs = get_service("genieacs")
     for _ in range(2):
         with pytest.raises(TransientError, match="queued"):
@@ -121,29 +123,11 @@ def test_a_queued_cpe_configuration_is_sent_again_not_queued_twice(db, genieacs)
         "provisioned"
 
 
-def _service_with_subscriber(db):
-    plan = make_plan(kind="internet")
-    customer = make_customer(name="Willow Studio")
-    service = ServiceInstance(customer_id=customer.id, plan_id=plan.id,
-                              pppoe_username="c-000008-1", ip_address="100.64.9.8")
-    db.session.add(service)
-    db.session.commit()
-    get_service("radius").create_subscriber(customer.id, service.id, service.pppoe_username,
-                                            plan.bandwidth_profile.code)
-    return customer, service
-
-
 def test_genieacs_tasks_and_tags_sent_again_are_harmless(db, genieacs):
     fake, _ = genieacs
     fake.add_device("DEV-9", "SN-9")
-    plan = make_plan(kind="internet")
     customer = make_customer(name="Willow Studio")
-    service = ServiceInstance(customer_id=customer.id, plan_id=plan.id,
-                              pppoe_username="c-000009-1", ip_address="100.64.9.2")
-    db.session.add(service)
-    db.session.commit()
-    get_service("radius").create_subscriber(customer.id, service.id, service.pppoe_username,
-                                            plan.bandwidth_profile.code)
+    service = make_internet_service(customer)
     acs = get_service("genieacs")
     fake.lose_next_reply("POST", "/tags/")
     with pytest.raises(TransientError):
@@ -184,6 +168,22 @@ def _start_w5(customer, plan):
         "service_location": "1 Main St", "device_serial": "CPE-77"}, customer_id=customer.id)
 
 
+def _installation_customer():
+    """A customer of area north with a serviceable site survey and a technician to book."""
+    customer = make_customer(service_area="north")
+    make_site_survey(customer)
+    make_technician(areas=("north",))
+    return customer
+
+
+def _w5_to_the_installation_wait(db, customer, plan):
+    run = _start_w5(customer, plan)
+    found = wait_until(lambda: _status(db, run.id, "waiting", "failed"), timeout=60,
+                       message="the installation wait")
+    assert found.status == "waiting", found.error
+    return run
+
+
 def _status(db, run_id, *wanted):
     db.session.expire_all()
     found = db.session.get(WorkflowRun, run_id)
@@ -196,15 +196,9 @@ def test_w5_takes_the_next_prefix_when_the_first_is_full(app, db, netbox):
     fake.add_prefix("100.64.61.0/29", "area-north", vid=161, gateway="100.64.61.1")
     fake.add_ip("100.64.60.1/30", status="reserved")
     fake.add_ip("100.64.60.2/30", status="active", description="another ISP customer")
-    plan = make_plan(kind="internet")
-    customer = make_customer(service_area="north")
-    make_site_survey(customer)
-    make_technician(areas=("north",))
+    plan, customer = make_plan(kind="internet"), _installation_customer()
     with own_worker(app, NETBOX_URL=url, NETBOX_TOKEN=fake.token):
-        run = _start_w5(customer, plan)
-        found = wait_until(lambda: _status(db, run.id, "waiting", "failed"), timeout=60,
-                           message="the installation wait")
-        assert found.status == "waiting", found.error
+        _w5_to_the_installation_wait(db, customer, plan)
     service = db.session.execute(select(ServiceInstance)).scalar_one()
     assert (service.ip_address, service.gateway, service.vlan_id) == \
         ("100.64.61.2", "100.64.61.1", 161)
@@ -213,18 +207,12 @@ def test_w5_takes_the_next_prefix_when_the_first_is_full(app, db, netbox):
 def test_w5_with_a_lost_201_then_cancelled_releases_every_address_it_took(app, db, netbox):
     fake, url = netbox
     fake.add_prefix("100.64.62.0/29", "area-north", vid=162, gateway="100.64.62.1")
-    plan = make_plan(kind="internet")
-    customer = make_customer(service_area="north")
-    make_site_survey(customer)
-    make_technician(areas=("north",))
+    plan, customer = make_plan(kind="internet"), _installation_customer()
     fake.lose_next_reply("POST", "available-ips")  # NetBox allocates; the 201 never arrives
     customer_ips = lambda: [ip["address"] for ip in fake.ips.values()  # noqa: E731
                             if ip["status"]["value"] == "active"]
     with own_worker(app, NETBOX_URL=url, NETBOX_TOKEN=fake.token):
-        run = _start_w5(customer, plan)
-        found = wait_until(lambda: _status(db, run.id, "waiting", "failed"), timeout=60,
-                           message="the installation wait")
-        assert found.status == "waiting", found.error
+        run = _w5_to_the_installation_wait(db, customer, plan)
         step = db.session.execute(select(StepRun).filter_by(
             run_id=run.id, name="allocate_resources")).scalar_one()
         assert step.attempts >= 2  # the lost reply was retried...
@@ -245,16 +233,10 @@ def test_w5_with_netbox_slower_than_the_timeout_ends_with_one_address(app, db, n
     (the oldest) and the service holds it."""
     fake, url = netbox
     fake.add_prefix("100.64.63.0/29", "area-north", vid=163, gateway="100.64.63.1")
-    plan = make_plan(kind="internet")
-    customer = make_customer(service_area="north")
-    make_site_survey(customer)
-    make_technician(areas=("north",))
+    plan, customer = make_plan(kind="internet"), _installation_customer()
     fake.slow_down_next("POST", "available-ips", seconds=5.0)
     with own_worker(app, NETBOX_URL=url, NETBOX_TOKEN=fake.token, HTTP_TIMEOUT_SECONDS=2):
-        run = _start_w5(customer, plan)
-        found = wait_until(lambda: _status(db, run.id, "waiting", "failed"), timeout=60,
-                           message="the installation wait")
-        assert found.status == "waiting", found.error
+        run = _w5_to_the_installation_wait(db, customer, plan)
         step = db.session.execute(select(StepRun).filter_by(
             run_id=run.id, name="allocate_resources")).scalar_one()
         assert step.attempts >= 2  # the first attempt timed out
